@@ -1,3 +1,26 @@
-"""qclip-hf: Q-CLIP video quality assessment on the Hugging Face stack."""
+"""qclip-hf: Q-CLIP video quality assessment on the Hugging Face stack.
+
+Importing the package registers the "SCMA" PEFT method and the "qclip" model type with the Auto classes.
+"""
+
+from transformers import AutoConfig, AutoModel
+
+from .models.qclip import PRESETS, QClipConfig, QClipModel, QClipOutput, QClipPreTrainedModel
+from .tuners.scma import SCMAConfig, SCMAModel, register_scma_peft_method
 
 __version__ = "0.1.0"
+
+register_scma_peft_method()
+AutoConfig.register(QClipConfig.model_type, QClipConfig, exist_ok=True)
+AutoModel.register(QClipConfig, QClipModel, exist_ok=True)
+
+__all__ = [
+    "PRESETS",
+    "QClipConfig",
+    "QClipModel",
+    "QClipOutput",
+    "QClipPreTrainedModel",
+    "SCMAConfig",
+    "SCMAModel",
+    "register_scma_peft_method",
+]

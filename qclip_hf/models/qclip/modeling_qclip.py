@@ -1,0 +1,377 @@
+"""Q-CLIP: video quality from a frozen dual encoder, SCMA adapters, learnable prompts and a level-weighted head."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from peft import PeftModel, get_peft_model, set_peft_model_state_dict
+from peft.utils import load_peft_weights
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers.utils import ModelOutput, cached_file
+
+from ...backbones import get_backbone_spec
+from ...tuners.scma.registration import register_scma_peft_method
+from .configuration_qclip import QClipConfig
+from .prompt_learning_qclip import QClipPromptLearner
+
+# Loading an adapter needs the "SCMA" PEFT type, also when this file runs as trust_remote_code without the package.
+register_scma_peft_method()
+
+HEAD_WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass
+class QClipOutput(ModelOutput):
+    """
+    Output of [`QClipModel`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*): `loss_fn(scores, labels)` when `labels` were given.
+        scores (`torch.FloatTensor` of shape `(batch_size,)`): predicted quality, one scalar per video.
+        level_similarities (`torch.FloatTensor` of shape `(batch_size, num_levels)`): cosine similarity between each
+            video feature and each level prompt feature (the head's input).
+        level_probs (`torch.FloatTensor` of shape `(batch_size, num_levels)`): softmax over levels of the similarities
+            times the backbone's logit scale — which level the video looks like.
+        video_embeds (`torch.FloatTensor` of shape `(batch_size, embed_dim)`): pooled, L2-normalised video features.
+        text_embeds (`torch.FloatTensor` of shape `(num_levels, embed_dim)`): L2-normalised level prompt features.
+        frame_embeds (`torch.FloatTensor` of shape `(batch_size, num_frames, embed_dim)`): per-frame features.
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    scores: Optional[torch.FloatTensor] = None
+    level_similarities: Optional[torch.FloatTensor] = None
+    level_probs: Optional[torch.FloatTensor] = None
+    video_embeds: Optional[torch.FloatTensor] = None
+    text_embeds: Optional[torch.FloatTensor] = None
+    frame_embeds: Optional[torch.FloatTensor] = None
+
+
+class QClipQualityHead(nn.Module):
+    """`score = sum_k w_k * cos(video, prompt_k) + b`: learnable level weights (the reference release's `score_proj`)."""
+
+    def __init__(self, num_levels: int, init_std: Optional[float] = None):
+        super().__init__()
+        self.proj = nn.Linear(num_levels, 1)
+        with torch.no_grad():
+            self.proj.weight.normal_(0.0, init_std if init_std is not None else 1.0 / math.sqrt(num_levels))
+            self.proj.bias.zero_()
+
+    def forward(self, level_similarities: torch.Tensor) -> torch.Tensor:
+        return self.proj(level_similarities).squeeze(-1)
+
+
+class QClipPreTrainedModel(PreTrainedModel):
+    config_class = QClipConfig
+    base_model_prefix = "qclip"
+    main_input_name = "pixel_values_videos"
+    input_modalities = ("video",)
+    supports_gradient_checkpointing = False
+
+    def init_weights(self):
+        # The backbone arrives initialised (pretrained, or by its own constructor) and must never be re-initialised
+        # here; Q-CLIP's own modules initialise themselves in their constructors (the context from token embeddings).
+        return
+
+
+class QClipModel(QClipPreTrainedModel):
+    """
+    Q-CLIP video quality model: a frozen dual encoder with SCMA adapters in both towers, learnable quality prompts
+    and a learnable weighted sum of cosine similarities.
+
+    Only the adapter, the prompt context and the head are trainable and saved; the backbone stays registered (as
+    `self.backbone`, frozen with `requires_grad_(False)`) and is loaded again from its own id or path.
+
+    Args:
+        config ([`QClipConfig`]): the model configuration.
+        backbone ([`~transformers.PreTrainedModel`], *optional*): an already loaded dual encoder; loaded from
+            `config.backbone` (or built from `config.backbone_config`) when omitted.
+        tokenizer (*optional*): the backbone's tokenizer, or its id/path; defaults to `config.tokenizer`, then
+            `config.backbone`.
+
+    Example:
+        ```python
+        >>> import torch
+        >>> from qclip_hf import QClipConfig, QClipModel
+        >>> from qclip_hf.backbones.tiny import save_tiny_backbone
+        >>> path = save_tiny_backbone("/tmp/tiny-clip")
+        >>> model = QClipModel(QClipConfig.from_preset("reference", backbone=str(path), scma_config={"r": 8})).eval()
+        >>> model(torch.randn(2, 8, 3, 32, 32)).scores.shape
+        torch.Size([2])
+        ```
+    """
+
+    def __init__(self, config: QClipConfig, backbone: Optional[PreTrainedModel] = None, tokenizer: Any = None):
+        super().__init__(config)
+        backbone = backbone if backbone is not None else self._load_backbone(config)
+        backbone.requires_grad_(False)
+        self.spec = get_backbone_spec(backbone)
+        scma_config = config.get_scma_config()
+        # A PeftModel when adapted: its save/load/disable_adapter are PEFT's own.
+        self.backbone = get_peft_model(backbone, scma_config) if scma_config is not None else backbone
+        self.backbone.eval()  # dropout in a frozen backbone would only add noise; train() below keeps it off
+        dual_encoder = self.dual_encoder
+        tokenizer = self._load_tokenizer(config, tokenizer)
+        self.prompt_learner = QClipPromptLearner(
+            prompts=config.prompts(),
+            context_text=config.context_words(),
+            num_context=config.num_context_tokens,
+            tokenizer=tokenizer,
+            token_embedding=self.spec.token_embedding(dual_encoder),
+            padding=self.spec.text_padding,
+            max_length=self.spec.text_max_length(dual_encoder),
+            random_init=config.context_init is None,
+        )
+        self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std)
+        self._text_cache: Optional[tuple[tuple, torch.Tensor]] = None
+        self.post_init()
+
+    # ------------------------------------------------------------------ construction helpers
+    @staticmethod
+    def _load_backbone(config: QClipConfig, **load_kwargs: Any) -> PreTrainedModel:
+        if config.backbone_config is not None:
+            return AutoModel.from_config(config.backbone_config)
+        return AutoModel.from_pretrained(config.backbone, revision=config.backbone_revision, **load_kwargs)
+
+    @staticmethod
+    def _load_tokenizer(config: QClipConfig, tokenizer: Any):
+        if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
+            return tokenizer
+        source = tokenizer or config.tokenizer or config.backbone
+        if source is None:
+            raise ValueError(
+                "QClipModel needs a tokenizer: the backbone is built from QClipConfig.backbone_config, so pass "
+                "`tokenizer=` or set QClipConfig.tokenizer to a Hub id or path."
+            )
+        revision = config.backbone_revision if source == config.backbone else None
+        return AutoTokenizer.from_pretrained(str(source), revision=revision)
+
+    @property
+    def dual_encoder(self) -> PreTrainedModel:
+        """The backbone dual encoder itself (with SCMA injected in place when adapted)."""
+        return self.backbone.get_base_model() if isinstance(self.backbone, PeftModel) else self.backbone
+
+    def train(self, mode: bool = True) -> "QClipModel":
+        super().train(mode)
+        # The frozen backbone always runs in eval mode, like the reference release; only Q-CLIP's parts train.
+        self.dual_encoder.eval()
+        return self
+
+    # ------------------------------------------------------------------ features
+    def _text_cache_key(self) -> tuple:
+        params = [p for n, p in self.named_parameters(remove_duplicate=True) if "scma_" in n or "prompt_learner" in n]
+        adapters_off = isinstance(self.backbone, PeftModel) and any(
+            getattr(m, "disable_adapters", False) for m in self.dual_encoder.modules() if hasattr(m, "scma_route")
+        )
+        active = tuple(self.backbone.active_adapters) if isinstance(self.backbone, PeftModel) else ()
+        return (tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params), adapters_off, active)
+
+    def get_text_features(self) -> torch.Tensor:
+        """L2-normalised features of the level prompts, (num_levels, embed_dim).
+
+        In eval mode they are computed once and cached until a trainable weight (prompt context or adapter) changes
+        in place or the adapter is switched; with gradients enabled on those weights they are always recomputed so
+        gradients stay correct.
+        """
+        needs_grad = torch.is_grad_enabled() and any(
+            p.requires_grad for n, p in self.named_parameters() if "scma_" in n or "prompt_learner" in n
+        )
+        use_cache = not self.training and not needs_grad
+        key = self._text_cache_key() if use_cache else None
+        if use_cache and self._text_cache is not None and self._text_cache[0] == key:
+            return self._text_cache[1]
+        dual_encoder = self.dual_encoder
+        learner = self.prompt_learner
+        with learner.inject(self.spec.token_embedding(dual_encoder)):
+            features = self.spec.text_features(dual_encoder, learner.input_ids, learner.attention_mask)
+        features = F.normalize(features.float(), dim=-1)
+        if use_cache:
+            self._text_cache = (key, features.detach())
+        return features
+
+    def get_frame_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
+        """Per-frame image features, (batch, frames, embed_dim): all B*T frames go through the vision tower at once."""
+        if pixel_values_videos.ndim != 5:
+            raise ValueError(
+                f"pixel_values_videos must be shaped (batch, frames, channels, height, width); got "
+                f"{tuple(pixel_values_videos.shape)}."
+            )
+        batch, frames = pixel_values_videos.shape[:2]
+        flat = pixel_values_videos.reshape(batch * frames, *pixel_values_videos.shape[2:])
+        dtype = next(self.dual_encoder.parameters()).dtype
+        features = self.spec.image_features(self.dual_encoder, flat.to(dtype))
+        return features.float().reshape(batch, frames, -1)
+
+    def get_video_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
+        """Pooled, L2-normalised video features, (batch, embed_dim)."""
+        return self._pool(self.get_frame_features(pixel_values_videos))
+
+    def _pool(self, frame_features: torch.Tensor) -> torch.Tensor:
+        if self.config.frame_pooling == "mean":
+            pooled = frame_features.mean(dim=1)
+        else:
+            pooled = frame_features.max(dim=1).values
+        return F.normalize(pooled, dim=-1)
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor,
+        labels: Optional[torch.Tensor] = None,
+        loss_fn: Optional[Any] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Union[QClipOutput, tuple]:
+        r"""
+        Args:
+            pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, channels, height, width)`):
+                Frames prepared by [`QClipVideoProcessor`].
+            labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*): quality labels (MOS).
+            loss_fn (`Callable`, *optional*): `loss_fn(scores, labels)`; defaults to mean squared error.
+
+        Example:
+            ```python
+            >>> out = model(pixel_values_videos)  # doctest: +SKIP
+            >>> out.scores, out.level_probs  # doctest: +SKIP
+            ```
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        frame_embeds = self.get_frame_features(pixel_values_videos)
+        video_embeds = self._pool(frame_embeds)
+        text_embeds = self.get_text_features()
+        similarities = video_embeds @ text_embeds.t()
+        scores = self.quality_head(similarities)
+        logit_scale = self.spec.logit_scale(self.dual_encoder).to(similarities.device).float()
+        level_probs = (similarities * logit_scale).softmax(dim=-1)
+        loss = None
+        if labels is not None:
+            labels = labels.to(scores.device, scores.dtype)
+            loss = loss_fn(scores, labels) if loss_fn is not None else F.mse_loss(scores, labels)
+        output = QClipOutput(
+            loss=loss,
+            scores=scores,
+            level_similarities=similarities,
+            level_probs=level_probs,
+            video_embeds=video_embeds,
+            text_embeds=text_embeds,
+            frame_embeds=frame_embeds,
+        )
+        return output if return_dict else output.to_tuple()
+
+    # ------------------------------------------------------------------ trainable state
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """What Q-CLIP saves besides the PEFT adapter: the prompt context and the quality head."""
+        state = {f"quality_head.{k}": v for k, v in self.quality_head.state_dict().items()}
+        if self.prompt_learner.context is not None:
+            state["prompt_learner.context"] = self.prompt_learner.context
+        return {k: v.detach().contiguous().cpu() for k, v in state.items()}
+
+    def num_trainable_parameters(self) -> int:
+        """Trainable parameters (adapter, context, head), each shared tensor counted once."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def disable_adapter(self):
+        """Context manager running the frozen backbone without SCMA (prompts and head still apply)."""
+        if not isinstance(self.backbone, PeftModel):
+            raise ValueError("This QClipModel has no adapter (QClipConfig.use_adapter=False).")
+        return self.backbone.disable_adapter()
+
+    # ------------------------------------------------------------------ save / load
+    def save_pretrained(self, save_directory: Union[str, os.PathLike], push_to_hub: bool = False, **kwargs: Any):
+        """Write `config.json`, the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) and the prompt
+        context + head (`model.safetensors`). The frozen backbone is never written.
+
+        Example:
+            ```python
+            >>> model.save_pretrained("my-qclip")  # doctest: +SKIP
+            >>> QClipModel.from_pretrained("my-qclip")  # doctest: +SKIP
+            ```
+        """
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_directory={str(save_directory)!r} is a file; give a directory.")
+        if push_to_hub:
+            repo_id = kwargs.pop("repo_id", None) or str(save_directory).rstrip("/").split("/")[-1]
+            return self.push_to_hub(repo_id, **kwargs)
+        os.makedirs(save_directory, exist_ok=True)
+        if self._auto_class is not None:
+            from .remote_code_qclip import export_remote_code
+
+            export_remote_code(self, save_directory)
+        self.config.save_pretrained(save_directory)
+        if isinstance(self.backbone, PeftModel):
+            self.backbone.save_pretrained(save_directory, safe_serialization=True)
+        save_file(self.trainable_state_dict(), os.path.join(save_directory, HEAD_WEIGHTS_NAME), metadata={"format": "pt"})
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: Union[str, os.PathLike],
+        *model_args: Any,
+        config: Optional[QClipConfig] = None,
+        backbone: Optional[PreTrainedModel] = None,
+        tokenizer: Any = None,
+        revision: Optional[str] = None,
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        token: Optional[Union[str, bool]] = None,
+        local_files_only: bool = False,
+        force_download: bool = False,
+        dtype: Optional[torch.dtype] = None,
+        **kwargs: Any,
+    ) -> "QClipModel":
+        """Load a saved Q-CLIP model: the backbone from the id/path its config names, then the adapter, prompt
+        context and head from `pretrained_model_name_or_path` (a local directory or a Hub repo id).
+
+        Example:
+            ```python
+            >>> model = QClipModel.from_pretrained("user/qclip-lsvq", revision="main")  # doctest: +SKIP
+            ```
+        """
+        hub = {"revision": revision, "cache_dir": cache_dir, "token": token, "local_files_only": local_files_only,
+               "force_download": force_download}
+        for ignored in ("_from_auto", "trust_remote_code", "adapter_kwargs", "_commit_hash", "code_revision",
+                        "pretrained_model_name_or_path"):
+            kwargs.pop(ignored, None)
+        if config is None:
+            config, kwargs = QClipConfig.from_pretrained(pretrained_model_name_or_path, return_unused_kwargs=True,
+                                                         **hub, **kwargs)
+        if kwargs:
+            raise ValueError(f"QClipModel.from_pretrained got unexpected arguments: {sorted(kwargs)}.")
+        if backbone is None:
+            backbone = cls._load_backbone(config, **({"dtype": dtype} if dtype is not None else {}))
+        model = cls(config, backbone=backbone, tokenizer=tokenizer)
+        if isinstance(model.backbone, PeftModel):
+            adapter_state = load_peft_weights(str(pretrained_model_name_or_path), device="cpu",
+                                              **{k: v for k, v in hub.items() if v is not None})
+            result = set_peft_model_state_dict(model.backbone, adapter_state)
+            missing = [k for k in result.missing_keys if "scma_" in k]
+            if missing or result.unexpected_keys:
+                raise ValueError(
+                    f"Adapter weights in {pretrained_model_name_or_path} do not match the model: missing "
+                    f"{missing[:5]}, unexpected {list(result.unexpected_keys)[:5]}."
+                )
+        weights_file = cached_file(str(pretrained_model_name_or_path), HEAD_WEIGHTS_NAME,
+                                   **{k: v for k, v in hub.items() if v is not None})
+        model._load_trainable_state_dict(load_file(weights_file), source=str(pretrained_model_name_or_path))
+        if dtype is not None:
+            model.to(dtype)
+        return model.eval()
+
+    def _load_trainable_state_dict(self, state: dict[str, torch.Tensor], source: str) -> None:
+        expected = self.trainable_state_dict()
+        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"{HEAD_WEIGHTS_NAME} in {source} does not match the model: missing {missing}, "
+                             f"unexpected {unexpected}.")
+        with torch.no_grad():
+            for name, value in state.items():
+                target = self.get_parameter(name) if "." in name else getattr(self, name)
+                if target.shape != value.shape:
+                    raise ValueError(f"{HEAD_WEIGHTS_NAME} in {source}: {name} has shape {tuple(value.shape)}, "
+                                     f"the model expects {tuple(target.shape)}.")
+                target.copy_(value)
