@@ -15,6 +15,11 @@ import torch
 from torch import nn
 
 
+def unwrap(module: nn.Module) -> nn.Module:
+    """The original module under any PEFT tuner layer wrapping it (specs read shapes off the original)."""
+    return module.get_base_layer() if hasattr(module, "get_base_layer") else module
+
+
 @dataclass(frozen=True)
 class TowerSpec:
     """Where one tower's parts live inside the backbone, as dotted module paths.

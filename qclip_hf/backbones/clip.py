@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import DualEncoderSpec, TowerSpec
+from .base import DualEncoderSpec, TowerSpec, unwrap
 
 
 class CLIPSpec(DualEncoderSpec):
@@ -21,8 +21,8 @@ class CLIPSpec(DualEncoderSpec):
             num_blocks=len(model.vision_model.encoder.layers),
             width=cfg.hidden_size,
             projection_path="visual_projection",
-            projection_in_features=model.visual_projection.in_features,
-            embed_dim=model.visual_projection.out_features,
+            projection_in_features=unwrap(model.visual_projection).in_features,
+            embed_dim=unwrap(model.visual_projection).out_features,
         )
 
     def text_tower(self, model: nn.Module) -> TowerSpec:
@@ -33,8 +33,8 @@ class CLIPSpec(DualEncoderSpec):
             num_blocks=len(model.text_model.encoder.layers),
             width=cfg.hidden_size,
             projection_path="text_projection",
-            projection_in_features=model.text_projection.in_features,
-            embed_dim=model.text_projection.out_features,
+            projection_in_features=unwrap(model.text_projection).in_features,
+            embed_dim=unwrap(model.text_projection).out_features,
         )
 
     def token_embedding(self, model: nn.Module) -> nn.Embedding:

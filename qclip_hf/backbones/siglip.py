@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import DualEncoderSpec, TowerSpec
+from .base import DualEncoderSpec, TowerSpec, unwrap
 
 
 class SiglipSpec(DualEncoderSpec):
@@ -30,7 +30,7 @@ class SiglipSpec(DualEncoderSpec):
 
     def text_tower(self, model: nn.Module) -> TowerSpec:
         cfg = model.config.text_config
-        head = model.text_model.head
+        head = unwrap(model.text_model.head)
         return TowerSpec(
             name="text",
             blocks_path="text_model.encoder.layers",

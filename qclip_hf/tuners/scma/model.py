@@ -68,7 +68,12 @@ class SCMAModel(BaseTuner):
     uses_shared_state: bool = True
 
     # ------------------------------------------------------------------ planning and shared state
-    def _pre_injection_hook(self, model: nn.Module, config: SCMAConfig, adapter_name: str) -> None:
+    def inject_adapter(self, model: nn.Module, adapter_name: str, *args, **kwargs) -> None:
+        # PeftModel.add_adapter calls inject_adapter without the pre-injection hook: plan the shared state here.
+        self._plan_shared_state(model, self.peft_config[adapter_name], adapter_name)
+        super().inject_adapter(model, adapter_name, *args, **kwargs)
+
+    def _plan_shared_state(self, model: nn.Module, config: SCMAConfig, adapter_name: str) -> None:
         if not hasattr(self, "_scma_targets"):
             self._scma_targets: dict[str, dict[str, _Target]] = {}
             self.scma_slots = nn.ModuleDict()

@@ -1,0 +1,22 @@
+"""Shared fixtures: tiny random backbones saved locally, the way transformers' ModelTesters build them."""
+
+from __future__ import annotations
+
+import pytest
+
+from qclip_hf.backbones.tiny import save_tiny_backbone
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone_dir(tmp_path_factory):
+    """Directory factory: `tiny_backbone_dir(family, **config_kwargs)` saves (once) and returns a tiny backbone."""
+    cache = {}
+
+    def make(family: str = "clip", **config_kwargs) -> str:
+        key = (family, tuple(sorted(config_kwargs.items())))
+        if key not in cache:
+            name = "-".join([family] + [f"{k}{v}" for k, v in sorted(config_kwargs.items())])
+            cache[key] = str(save_tiny_backbone(tmp_path_factory.mktemp(name), family, **config_kwargs))
+        return cache[key]
+
+    return make
