@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
 	@touch $(STAMP)
 
 demo: setup
-	$(PYTHON) -m qclip_hf.demo
+	$(PYTHON) training/demo.py
 
 test: setup
 	$(PYTHON) -m pytest tests

@@ -1,0 +1,1 @@
+"""Training support for `training/train.py`: datasets, evaluation, checkpoints and Hub upload."""
