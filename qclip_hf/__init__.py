@@ -5,7 +5,9 @@ Importing the package registers the "SCMA" PEFT method and the "qclip" model typ
 
 from transformers import AutoConfig, AutoModel
 
+from .models.pe_core import PECoreConfig, PECoreModel, register_pe_core_auto_classes
 from .models.qclip import PRESETS, QClipConfig, QClipModel, QClipOutput, QClipPreTrainedModel
+from .models.qclip.video_processing_qclip import QClipVideoProcessor, register_qclip_video_processor
 from .tuners.scma import SCMAConfig, SCMAModel, register_scma_peft_method
 
 __version__ = "0.1.0"
@@ -13,9 +15,14 @@ __version__ = "0.1.0"
 register_scma_peft_method()
 AutoConfig.register(QClipConfig.model_type, QClipConfig, exist_ok=True)
 AutoModel.register(QClipConfig, QClipModel, exist_ok=True)
+register_pe_core_auto_classes()
+register_qclip_video_processor(QClipConfig)
 
 __all__ = [
+    "PECoreConfig",
+    "PECoreModel",
     "PRESETS",
+    "QClipVideoProcessor",
     "QClipConfig",
     "QClipModel",
     "QClipOutput",

@@ -23,7 +23,9 @@ _EPS = 1e-8
 _TERM = re.compile(r"^(?:(?P<weight>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*)?(?P<name>[a-z]+)$")
 
 
-def _flatten_pair(predictions: torch.Tensor, labels: torch.Tensor, min_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _flatten_pair(
+    predictions: torch.Tensor, labels: torch.Tensor, min_samples: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(predictions, torch.Tensor) or not isinstance(labels, torch.Tensor):
         raise TypeError(
             f"`predictions` and `labels` must be torch tensors, got {type(predictions).__name__} and "
@@ -232,7 +234,9 @@ def build_loss(name: str, rank_weight: float = DEFAULT_RANK_WEIGHT) -> QualityLo
         ```
     """
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"`loss` must be a non-empty string such as 'plcc+rank'; allowed terms: {', '.join(LOSS_NAMES)}.")
+        raise ValueError(
+            f"`loss` must be a non-empty string such as 'plcc+rank'; allowed terms: {', '.join(LOSS_NAMES)}."
+        )
     rank_weight = float(rank_weight)
     if not rank_weight > 0 or rank_weight == float("inf"):
         raise ValueError(f"`rank_weight` must be a finite positive number, got {rank_weight}.")

@@ -6,6 +6,7 @@ from torch import nn
 
 from .base import DualEncoderSpec, TowerSpec
 from .clip import CLIPSpec
+from .pe_core import PECoreSpec
 from .siglip import SiglipSpec
 
 _SPECS: dict[str, DualEncoderSpec] = {}
@@ -46,10 +47,12 @@ def get_backbone_spec(model: nn.Module) -> DualEncoderSpec:
 
 register_backbone_spec(CLIPSpec())
 register_backbone_spec(SiglipSpec())
+register_backbone_spec(PECoreSpec())
 
 __all__ = [
     "CLIPSpec",
     "DualEncoderSpec",
+    "PECoreSpec",
     "SiglipSpec",
     "TowerSpec",
     "get_backbone_spec",

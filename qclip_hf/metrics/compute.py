@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 __all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "logistic4", "fit_logistic4", "vqa_metrics_path"]
 
@@ -59,9 +59,16 @@ def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.n
         3.0
         ```
     """
-    # exp overflows to inf for far-out points during the fit; inf in the denominator gives the right limit (b2).
-    with np.errstate(over="ignore"):
-        return (b1 - b2) / (1 + np.exp(-(x - b3) / np.abs(b4))) + b2
+    # expit is the overflow-free form of 1 / (1 + exp(-z)).
+    return (b1 - b2) * special.expit((x - b3) / np.abs(b4)) + b2
+
+
+def _logistic4_jacobian(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
+    # Analytic derivatives: MINPACK's finite differences take a step proportional to the parameter, which stalls a
+    # parameter that starts at exactly 0 (the midpoint guess for centred predictions).
+    g = special.expit((x - b3) / np.abs(b4))
+    slope = (b1 - b2) * g * (1 - g)
+    return np.stack([g, 1 - g, -slope / np.abs(b4), -slope * (x - b3) * np.sign(b4) / b4**2], axis=1)
 
 
 def fit_logistic4(predictions: np.ndarray, references: np.ndarray) -> np.ndarray:
@@ -93,7 +100,9 @@ def fit_logistic4(predictions: np.ndarray, references: np.ndarray) -> np.ndarray
         with warnings.catch_warnings():
             # Only the fitted curve is used; an unestimable parameter covariance does not matter here.
             warnings.simplefilter("ignore", optimize.OptimizeWarning)
-            params, _ = optimize.curve_fit(logistic4, predictions, references, p0=initial, maxfev=20000)
+            params, _ = optimize.curve_fit(
+                logistic4, predictions, references, p0=initial, jac=_logistic4_jacobian, maxfev=20000
+            )
     except RuntimeError as error:
         warnings.warn(
             f"The 4-parameter logistic fit did not converge ({error}); PLCC/RMSE use a linear fit instead.",

@@ -47,7 +47,7 @@ def processor_for_model(model: Any, image_size: Optional[int] = None, **options:
     spec, encoder = model.spec, model.dual_encoder
     side = image_size or spec.image_size(encoder)
     options = {"num_frames": model.config.num_frames, "size": {"height": side, "width": side}, **options}
-    source = model.config.backbone
+    source = model.resolve_backbone_source(model.config)[0] if model.config.backbone is not None else None
     if source is not None:
         try:
             return QClipVideoProcessor.from_image_processor(source, **options)

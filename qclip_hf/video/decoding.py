@@ -25,7 +25,6 @@ import numpy as np
 from .errors import VideoDecodeError
 from .sources import OpenableVideo, RawVideoFormat, VideoSource, _ffmpeg_reason
 
-
 DEFAULT_TIMEOUT = 120.0
 """Seconds a single index / decode / motion pass may take before it is abandoned with an error."""
 
@@ -90,6 +89,9 @@ def open_video_stream(
             kinds = sorted({s.type for s in container.streams})
             reason = "audio-only file: no video stream" if "audio" in kinds else f"no video stream (streams: {kinds})"
             raise VideoDecodeError(video.name, reason)
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            # A single still image (PNG, JPEG, ...) opens as a one-frame "video"; it is not one.
+            raise VideoDecodeError(video.name, f"not a video: a still image ({container.format.name})")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if width <= 0 or height <= 0:
@@ -149,6 +151,10 @@ def index_video(
                 deadline.check()
                 if packet.size == 0:
                     continue
+                if packet.is_corrupt:
+                    raise VideoDecodeError(
+                        video.name, f"truncated or corrupt container: packet {len(pts_list)} is incomplete"
+                    )
                 pts = packet.pts if packet.pts is not None else packet.dts
                 pts_list.append(pts)
                 if packet.is_keyframe:
@@ -221,6 +227,10 @@ def iter_pyav_frames(
         try:
             for packet in container.demux(stream):
                 deadline.check()
+                if packet.is_corrupt:
+                    raise VideoDecodeError(
+                        video.name, f"truncated or corrupt stream: incomplete packet after frame {count}"
+                    )
                 for frame in packet.decode():
                     _check_frame(video.name, frame, max_pixels)
                     count += 1
@@ -270,6 +280,8 @@ def _decode_pyav(
                 found = False
                 for packet in packets:
                     deadline.check()
+                    if packet.is_corrupt:
+                        raise VideoDecodeError(video.name, "truncated or corrupt stream: incomplete packet")
                     for frame in packet.decode():
                         _check_frame(video.name, frame, max_pixels)
                         current = rank.get(frame.pts)

@@ -20,7 +20,6 @@ import numpy as np
 from .decoding import DEFAULT_MAX_PIXELS, as_openable, iter_pyav_frames
 from .sources import RawVideoFormat, VideoSource
 
-
 MotionColor = Literal["luma", "rgb"]
 MOTION_COLORS = ("luma", "rgb")
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 import av
 
 from .errors import VideoDecodeError
 
-
-VideoSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, dict]
+VideoSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | dict
 """A video: a path, its bytes, a binary file-like object, or a 🤗 datasets `Video(decode=False)` dict
 (`{"path": ..., "bytes": ...}`)."""
 
@@ -87,7 +86,9 @@ class RawVideoFormat:
         if isinstance(value, dict):
             unknown = set(value) - {"width", "height", "pixel_format", "fps"}
             if unknown:
-                raise ValueError(f"raw_format has unknown keys {sorted(unknown)}; allowed: width, height, pixel_format, fps")
+                raise ValueError(
+                    f"raw_format has unknown keys {sorted(unknown)}; allowed: width, height, pixel_format, fps"
+                )
             return cls(**value)
         raise ValueError(f"raw_format must be a RawVideoFormat, a dict or None, got {type(value).__name__}")
 
@@ -233,5 +234,8 @@ class OpenableVideo:
 
 def _ffmpeg_reason(err: Exception) -> str:
     """FFmpeg's message without the file name PyAV appends (we already name the file)."""
-    message = getattr(err, "strerror", None) or str(err)
-    return str(message).strip()
+    message = str(getattr(err, "strerror", None) or err).strip()
+    if isinstance(err, av.error.ExitError):
+        # PyAV's I/O timeout interrupts FFmpeg with AVERROR_EXIT.
+        return f"I/O exceeded the time limit: {message}"
+    return message

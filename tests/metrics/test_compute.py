@@ -52,6 +52,26 @@ def test_logistic_fit_recovers_a_known_logistic():
     assert compute_vqa_metrics(x, truth)["plcc"] < 0.99
 
 
+def test_logistic_fit_recovers_with_centred_predictions():
+    # The midpoint guess is then exactly 0, where finite-difference Jacobians stall.
+    x = np.linspace(-3, 3, 50)
+    truth = logistic4(x, 4.5, 1.2, 0.3, 0.8)
+    np.testing.assert_allclose(fit_logistic4(x, truth), truth, atol=1e-6)
+
+
+def test_logistic_fit_falls_back_to_linear_with_a_warning(monkeypatch):
+    from scipy import optimize
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("Optimal parameters not found")
+
+    monkeypatch.setattr(optimize, "curve_fit", fail)
+    x = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    with pytest.warns(RuntimeWarning, match="linear fit"):
+        fitted = fit_logistic4(x, 2 * x + 1)
+    np.testing.assert_allclose(fitted, 2 * x + 1)
+
+
 def test_logistic_fit_with_noise_leaves_the_noise():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, 400)

@@ -16,7 +16,8 @@ PROMPT_SCHEMES: dict[str, tuple[str, ...]] = {
     "antonym": ("good", "bad"),
 }
 FRAME_POOLINGS = ("mean", "max")
-DEFAULT_BACKBONE = "openai/clip-vit-large-patch14-336"
+# The paper's backbone: Meta's release, converted to a transformers checkpoint on first use (see models/pe_core).
+DEFAULT_BACKBONE = "facebook/PE-Core-L14-336"
 # The SCMA fields that describe the method (the rest of a PeftConfig is PEFT bookkeeping).
 SCMA_FIELDS = tuple(
     f.name for f in fields(SCMAConfig) if f.name in {
@@ -32,7 +33,8 @@ class QClipConfig(PretrainedConfig):
     and the quality head.
 
     Args:
-        backbone (`str`, *optional*): defaults to `"openai/clip-vit-large-patch14-336"` unless `backbone_config` is given.
+        backbone (`str`, *optional*): defaults to `"facebook/PE-Core-L14-336"` (the paper's backbone; Meta's `.pt`
+            release is converted once on first use) unless `backbone_config` is given.
             Hub id or local path of the dual encoder (CLIP, SigLIP, MetaCLIP 2, PE-Core). Its weights are loaded from
             there every time and never saved with Q-CLIP. Mutually exclusive with `backbone_config`.
         backbone_revision (`str`, *optional*): revision of `backbone` on the Hub.

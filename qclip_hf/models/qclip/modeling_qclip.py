@@ -17,12 +17,15 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.utils import ModelOutput, cached_file
 
 from ...backbones import get_backbone_spec
+from ..pe_core import register_pe_core_auto_classes
+from ..pe_core.hub_pe_core import converted_pe_core_path, is_pe_core_release
 from ...tuners.scma.registration import register_scma_peft_method
 from .configuration_qclip import QClipConfig
 from .prompt_learning_qclip import QClipPromptLearner
 
 # Loading an adapter needs the "SCMA" PEFT type, also when this file runs as trust_remote_code without the package.
 register_scma_peft_method()
+register_pe_core_auto_classes()
 
 HEAD_WEIGHTS_NAME = "model.safetensors"
 
@@ -134,23 +137,32 @@ class QClipModel(QClipPreTrainedModel):
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
-    def _load_backbone(config: QClipConfig, **load_kwargs: Any) -> PreTrainedModel:
+    def resolve_backbone_source(config: QClipConfig) -> tuple[str, Optional[str]]:
+        """Where the backbone loads from, and its revision: Meta's PE-Core `.pt` releases are converted once."""
+        if is_pe_core_release(config.backbone):
+            return str(converted_pe_core_path(config.backbone, revision=config.backbone_revision)), None
+        return config.backbone, config.backbone_revision
+
+    @classmethod
+    def _load_backbone(cls, config: QClipConfig, **load_kwargs: Any) -> PreTrainedModel:
         if config.backbone_config is not None:
             return AutoModel.from_config(config.backbone_config)
-        return AutoModel.from_pretrained(config.backbone, revision=config.backbone_revision, **load_kwargs)
+        source, revision = cls.resolve_backbone_source(config)
+        return AutoModel.from_pretrained(source, revision=revision, **load_kwargs)
 
-    @staticmethod
-    def _load_tokenizer(config: QClipConfig, tokenizer: Any):
+    @classmethod
+    def _load_tokenizer(cls, config: QClipConfig, tokenizer: Any):
         if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
             return tokenizer
-        source = tokenizer or config.tokenizer or config.backbone
-        if source is None:
+        if tokenizer or config.tokenizer:
+            return AutoTokenizer.from_pretrained(str(tokenizer or config.tokenizer))
+        if config.backbone is None:
             raise ValueError(
                 "QClipModel needs a tokenizer: the backbone is built from QClipConfig.backbone_config, so pass "
                 "`tokenizer=` or set QClipConfig.tokenizer to a Hub id or path."
             )
-        revision = config.backbone_revision if source == config.backbone else None
-        return AutoTokenizer.from_pretrained(str(source), revision=revision)
+        source, revision = cls.resolve_backbone_source(config)
+        return AutoTokenizer.from_pretrained(source, revision=revision)
 
     @property
     def dual_encoder(self) -> PreTrainedModel:

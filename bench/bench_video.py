@@ -1,0 +1,161 @@
+"""Video data-path benchmark: motion profile and UNISampl against `ffmpeg -i clip -f null -`, plus peak memory.
+
+Generates (once, cached under `outputs/bench_video/`) two 10 s 1080p30 H.264 clips, one with a 1 s keyframe
+interval (`-g 30`) and one with x264's default (250), and a 10-minute 1080p30 clip for the memory check. Every
+timing is the best of `--repeats` runs, interleaved with the `ffmpeg` baseline measured in the same run, and
+printed as a ratio against it. Targets (issue 3): motion profile <= 1.3x on both clips; UNISampl of 8
+full-resolution frames <= 0.8x (1 s interval) and <= 1.05x (long interval); motion-profile peak memory on the
+10-minute clip within 100 MB of the 10-second clip.
+
+Usage:
+    python bench/bench_video.py [--repeats 3] [--out outputs/bench_video] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from qclip_hf.video.decoding import decode_frames, index_video, plan_read_mode  # noqa: E402
+from qclip_hf.video.motion import compute_motion_profile  # noqa: E402
+from qclip_hf.video.reader import sample_video  # noqa: E402
+from qclip_hf.video.sampling import UNISampl  # noqa: E402
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def generate_clips(out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    clips = {
+        "gop30_10s": out / "gop30_10s_1080p30.mp4",
+        "gop250_10s": out / "x264default_10s_1080p30.mp4",
+        "long_10min": out / "long_10min_1080p30.mp4",
+    }
+    source = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1920x1080:rate=30",
+        "-t",
+        "10",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+    ]
+    if not clips["gop30_10s"].exists():
+        _ffmpeg(*source, "-g", "30", str(clips["gop30_10s"]))
+    if not clips["gop250_10s"].exists():
+        _ffmpeg(*source, str(clips["gop250_10s"]))
+    if not clips["long_10min"].exists():
+        # Low-complexity content keeps generation short; decoding cost per frame is what the memory check needs.
+        _ffmpeg(
+            "-f", "lavfi",
+            "-i", "color=c=gray:size=1920x1080:rate=30:duration=600,drawbox=x='mod(t*200,1700)':y=400:w=200:h=200:color=red:t=fill",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clips["long_10min"]),
+        )  # fmt: skip
+    return clips
+
+
+def _timed(fn, *args, **kwargs) -> float:
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def _peak_rss_mb(clip: Path) -> float:
+    """Peak RSS of a fresh process that imports the package and computes one motion profile."""
+    code = (
+        "import resource, sys; from qclip_hf.video.motion import compute_motion_profile; "
+        "p = compute_motion_profile(sys.argv[1]); "
+        "print(len(p), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(clip)], check=True, capture_output=True, text=True, cwd=REPO)
+    frames, peak = out.stdout.split()
+    return float(peak), int(frames)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench_video")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    clips = generate_clips(args.out)
+    results: dict[str, dict[str, float]] = {}
+    for name in ("gop30_10s", "gop250_10s"):
+        clip = clips[name]
+        index = index_video(clip)
+        uniform = UNISampl(index.num_frames, 8)
+        runs: dict[str, list[float]] = {
+            k: [] for k in ("ffmpeg", "motion", "unisampl", "seek", "sequential", "torchcodec")
+        }
+        for _ in range(args.repeats):
+            runs["ffmpeg"].append(_timed(_ffmpeg, "-i", str(clip), "-f", "null", "-"))
+            runs["motion"].append(_timed(compute_motion_profile, clip))
+            runs["unisampl"].append(_timed(sample_video, clip, 8, "UNISampl"))
+            runs["seek"].append(_timed(decode_frames, clip, uniform, read_mode="seek"))
+            runs["sequential"].append(_timed(decode_frames, clip, uniform, read_mode="sequential"))
+            try:
+                runs["torchcodec"].append(_timed(decode_frames, clip, uniform, backend="torchcodec"))
+            except ImportError:
+                runs.pop("torchcodec")
+        best = {k: min(v) for k, v in runs.items() if v}
+        best["keyframe_interval"] = index.keyframe_interval
+        best["plan"] = plan_read_mode(index, uniform)
+        results[name] = best
+
+    print(
+        f"\n{'clip':<12} {'ffmpeg -f null':>14} {'motion':>16} {'UNISampl (plan)':>24} {'seek':>14} {'1 pass':>14} {'torchcodec':>14}"
+    )
+    for name, r in results.items():
+        base = r["ffmpeg"]
+
+        def cell(key: str, r: dict = r, base: float = base) -> str:
+            return f"{r[key]:.2f}s {r[key] / base:.2f}x" if key in r else "-"
+
+        print(
+            f"{name:<12} {base:>13.2f}s {cell('motion'):>16} {cell('unisampl') + ' (' + r['plan'] + ')':>24} "
+            f"{cell('seek'):>14} {cell('sequential'):>14} {cell('torchcodec'):>14}"
+        )
+    checks = [
+        ("motion profile / ffmpeg, 1 s GOP", results["gop30_10s"]["motion"] / results["gop30_10s"]["ffmpeg"], 1.3),
+        ("motion profile / ffmpeg, 250 GOP", results["gop250_10s"]["motion"] / results["gop250_10s"]["ffmpeg"], 1.3),
+        (
+            "UNISampl 8 frames / ffmpeg, 1 s GOP",
+            results["gop30_10s"]["unisampl"] / results["gop30_10s"]["ffmpeg"],
+            0.8,
+        ),
+        (
+            "UNISampl 8 frames / ffmpeg, 250 GOP",
+            results["gop250_10s"]["unisampl"] / results["gop250_10s"]["ffmpeg"],
+            1.05,
+        ),
+    ]
+    if not args.skip_memory:
+        peak_short, n_short = _peak_rss_mb(clips["gop250_10s"])
+        peak_long, n_long = _peak_rss_mb(clips["long_10min"])
+        results["memory"] = {"peak_rss_10s_mb": peak_short, "peak_rss_10min_mb": peak_long, "frames_10min": n_long}
+        print(
+            f"\nmotion-profile peak RSS: 10 s clip ({n_short} frames) {peak_short:.0f} MB, "
+            f"10 min clip ({n_long} frames) {peak_long:.0f} MB, difference {peak_long - peak_short:+.0f} MB"
+        )
+        checks.append(("peak memory 10 min - 10 s (MB)", peak_long - peak_short, 100.0))
+    print()
+    for label, value, target in checks:
+        print(f"{'PASS' if value <= target else 'FAIL'}  {label:<40} {value:6.2f}  (target <= {target})")
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
