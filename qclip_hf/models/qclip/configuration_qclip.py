@@ -16,6 +16,7 @@ PROMPT_SCHEMES: dict[str, tuple[str, ...]] = {
     "antonym": ("good", "bad"),
 }
 FRAME_POOLINGS = ("mean", "max")
+QUALITY_HEADS = ("linear", "expected_level")
 # The paper's backbone: Meta's release, converted to a transformers checkpoint on first use (see models/pe_core).
 DEFAULT_BACKBONE = "facebook/PE-Core-L14-336"
 # The SCMA fields that describe the method (the rest of a PeftConfig is PEFT bookkeeping).
@@ -56,6 +57,9 @@ class QClipConfig(PretrainedConfig):
         scma_config (`dict`, *optional*): SCMA settings (the fields of [`SCMAConfig`] that describe the method);
             missing fields take [`SCMAConfig`]'s defaults, the reference release's layout.
         head_init_std (`float`, *optional*): std of the level weights' normal init; defaults to `1/sqrt(num_levels)`.
+        quality_head (`str`, defaults to `"linear"`): `"linear"`, the learnable weighted sum of the similarities (the
+            paper and reference release); or `"expected_level"`, the parameter-free zero-shot score of CLIP-IQA style:
+            the expected level value (excellent = 5 ... bad = 1) under the softmax over levels.
 
     Example:
         ```python
@@ -84,6 +88,7 @@ class QClipConfig(PretrainedConfig):
         use_adapter: bool = True,
         scma_config: Optional[Union[dict, SCMAConfig]] = None,
         head_init_std: Optional[float] = None,
+        quality_head: str = "linear",
         **kwargs: Any,
     ):
         if backbone_config is not None and backbone is not None:
@@ -123,6 +128,8 @@ class QClipConfig(PretrainedConfig):
                                           or head_init_std <= 0):
             raise ValueError(f"QClipConfig.head_init_std={head_init_std!r} must be a positive number or None.")
 
+        if quality_head not in QUALITY_HEADS:
+            raise ValueError(f"QClipConfig.quality_head={quality_head!r} is not valid; allowed: {list(QUALITY_HEADS)}.")
         if not isinstance(use_adapter, bool):
             raise ValueError(f"QClipConfig.use_adapter={use_adapter!r} must be a bool.")
         if scma_config is None:
@@ -153,6 +160,7 @@ class QClipConfig(PretrainedConfig):
         self.use_adapter = use_adapter
         self.scma_config = scma_config
         self.head_init_std = None if head_init_std is None else float(head_init_std)
+        self.quality_head = quality_head
         super().__init__(**kwargs)
 
     @property

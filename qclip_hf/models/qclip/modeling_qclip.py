@@ -70,6 +70,20 @@ class QClipQualityHead(nn.Module):
         return self.proj(level_similarities).squeeze(-1)
 
 
+class QClipExpectedLevelHead(nn.Module):
+    """Zero-shot score: the expected level value under the softmax over levels (CLIP-IQA style), no parameters.
+
+    Levels are valued evenly from 5 (the first, e.g. "excellent") down to 1 (the last, "bad").
+    """
+
+    def __init__(self, num_levels: int):
+        super().__init__()
+        self.register_buffer("level_values", torch.linspace(5.0, 1.0, num_levels), persistent=False)
+
+    def forward(self, level_probs: torch.Tensor) -> torch.Tensor:
+        return level_probs @ self.level_values.to(level_probs.dtype)
+
+
 class QClipPreTrainedModel(PreTrainedModel):
     config_class = QClipConfig
     base_model_prefix = "qclip"
@@ -131,7 +145,10 @@ class QClipModel(QClipPreTrainedModel):
             max_length=self.spec.text_max_length(dual_encoder),
             random_init=config.context_init is None,
         )
-        self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std)
+        if config.quality_head == "linear":
+            self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std)
+        else:
+            self.quality_head = QClipExpectedLevelHead(len(config.level_names))
         self._text_cache: Optional[tuple[tuple, torch.Tensor]] = None
         self.post_init()
 
@@ -258,9 +275,12 @@ class QClipModel(QClipPreTrainedModel):
         video_embeds = self._pool(frame_embeds)
         text_embeds = self.get_text_features()
         similarities = video_embeds @ text_embeds.t()
-        scores = self.quality_head(similarities)
         logit_scale = self.spec.logit_scale(self.dual_encoder).to(similarities.device).float()
         level_probs = (similarities * logit_scale).softmax(dim=-1)
+        if isinstance(self.quality_head, QClipExpectedLevelHead):
+            scores = self.quality_head(level_probs)
+        else:
+            scores = self.quality_head(similarities)
         loss = None
         if labels is not None:
             labels = labels.to(scores.device, scores.dtype)
@@ -279,7 +299,7 @@ class QClipModel(QClipPreTrainedModel):
     # ------------------------------------------------------------------ trainable state
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """What Q-CLIP saves besides the PEFT adapter: the prompt context and the quality head."""
-        state = {f"quality_head.{k}": v for k, v in self.quality_head.state_dict().items()}
+        state = {f"quality_head.{k}": v for k, v in self.quality_head.state_dict().items()}  # none for expected_level
         if self.prompt_learner.context is not None:
             state["prompt_learner.context"] = self.prompt_learner.context
         return {k: v.detach().contiguous().cpu() for k, v in state.items()}

@@ -53,8 +53,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "scale_init": 0.1,
         },
     },
-    # The CLIP-IQA-style baseline: fixed five-level prompts, no adapter, nothing to train but the level weights.
-    "zero_shot": {**_COMMON, "num_context_tokens": 0, "use_adapter": False},
+    # The CLIP-IQA-style baseline: fixed five-level prompts, no adapter, a parameter-free expected-level score.
+    "zero_shot": {**_COMMON, "num_context_tokens": 0, "use_adapter": False, "quality_head": "expected_level"},
 }
 
 

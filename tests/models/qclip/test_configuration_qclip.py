@@ -22,6 +22,7 @@ from qclip_hf.models.qclip.configuration_qclip import DEFAULT_BACKBONE
         (dict(frame_pooling="median"), r"QClipConfig\.frame_pooling='median'.*\['mean', 'max'\]"),
         (dict(head_init_std=0), r"QClipConfig\.head_init_std"),
         (dict(use_adapter="yes"), r"QClipConfig\.use_adapter"),
+        (dict(quality_head="mlp"), r"QClipConfig\.quality_head=.mlp.*\[.linear., .expected_level.\]"),
         (dict(scma_config={"rank": 8}), r"QClipConfig\.scma_config has unknown keys \['rank'\]"),
         (dict(scma_config={"placement": "inside"}), r"SCMAConfig\.placement='inside'.*\['serial', 'parallel'\]"),
         (dict(scma_config=[1]), r"QClipConfig\.scma_config must be a dict"),

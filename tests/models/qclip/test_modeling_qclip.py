@@ -233,3 +233,20 @@ def test_backbone_config_with_explicit_tokenizer(clip_tester):
     model = QClipModel(config, tokenizer=clip_tester.backbone_dir)
     assert json.loads(config.to_json_string())["backbone_config"]["model_type"] == "clip"
     assert model.num_trainable_parameters() > 0
+
+
+def test_zero_shot_preset_has_nothing_to_train_and_scores_expected_level(clip_tester, tmp_path):
+    config = QClipConfig.from_preset("zero_shot", backbone=clip_tester.backbone_dir, num_frames=clip_tester.num_frames)
+    model = QClipModel(config).eval()
+    assert model.num_trainable_parameters() == 0 and not isinstance(model.backbone, PeftModel)
+    assert model.config.prompts()[0] == "a video of excellent quality"
+    x = clip_tester.prepare_inputs()
+    with torch.no_grad():
+        out = model(x)
+    torch.testing.assert_close(out.scores, out.level_probs @ torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0]))
+    assert ((out.scores >= 1) & (out.scores <= 5)).all()
+    model.save_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(QClipModel.from_pretrained(tmp_path)(x).scores, out.scores)
+    with pytest.raises(ValueError, match="has no adapter"):
+        model.disable_adapter()
