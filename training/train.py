@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from qclip_hf import QClipConfig, QClipModel
+from qclip_hf.data.splits import dover_split_indices
 from qclip_hf.losses import build_loss
 from qclip_hf.training.checkpointing import (
     find_checkpoint,
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--eval_data", action="append", default=[], metavar="NAME=KIND:PATH",
                       help="A named test set; repeat for several. The first one selects the reported epoch.")
     data.add_argument("--labels_dir", default=None, help="The standard label lists (../shared/data_labels).")
+    data.add_argument("--protocol_split", type=int, default=None, metavar="K",
+                      help="Fine-tuning protocol: train on the 80%% part of split K of --train_data (DOVER's "
+                           "random.seed(42*(K+1)) shuffle) and evaluate on its 20%% part, named 'split-K', first.")
     data.add_argument("--label_column", default="mos")
     data.add_argument("--num_frames", type=int, default=8)
     data.add_argument("--image_size", type=int, default=None, help="Frame side; default: the backbone's.")
@@ -89,6 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--push_to_hub needs --hub_model_id user/name.")
     if args.checkpointing_steps not in ("epoch", "none") and not args.checkpointing_steps.isdigit():
         parser.error(f'--checkpointing_steps={args.checkpointing_steps!r}: use "epoch", "none" or a positive int.')
+    if args.protocol_split is not None and args.protocol_split < 0:
+        parser.error(f"--protocol_split must be >= 0, got {args.protocol_split}.")
     for name in ("num_frames", "batch_size", "num_epochs", "gradient_accumulation_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
@@ -146,12 +152,17 @@ def main(argv: list[str] | None = None) -> dict:
                                     eval_strategy=args.eval_sampling, seed=args.seed)
 
     # 4. Data.
-    train_set = VideoQualityDataset(load_dataset_from_spec(args.train_data, args.labels_dir), processor,
-                                    args.label_column, training=True, sampling_strategy=args.train_sampling,
-                                    seed=args.seed)
-    eval_sets = {name: VideoQualityDataset(load_dataset_from_spec(spec, args.labels_dir), processor, args.label_column,
-                                           sampling_strategy=args.eval_sampling)
-                 for name, spec in args.eval_sets}
+    train_data = load_dataset_from_spec(args.train_data, args.labels_dir)
+    eval_data = {name: load_dataset_from_spec(spec, args.labels_dir) for name, spec in args.eval_sets}
+    if args.protocol_split is not None:
+        train_rows, test_rows = dover_split_indices(len(train_data), args.protocol_split)
+        eval_data = {f"split-{args.protocol_split}": train_data.select(test_rows), **eval_data}
+        args.eval_sets.insert(0, (f"split-{args.protocol_split}", f"{args.train_data} (20% of split)"))
+        train_data = train_data.select(train_rows)
+    train_set = VideoQualityDataset(train_data, processor, args.label_column, training=True,
+                                    sampling_strategy=args.train_sampling, seed=args.seed)
+    eval_sets = {name: VideoQualityDataset(ds, processor, args.label_column, sampling_strategy=args.eval_sampling)
+                 for name, ds in eval_data.items()}
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=len(train_set) > args.batch_size,
                               num_workers=args.num_workers)
     eval_loaders = {name: DataLoader(ds, batch_size=args.eval_batch_size or args.batch_size, num_workers=args.num_workers)
