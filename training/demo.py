@@ -5,7 +5,8 @@
 2. save a tiny random CLIP-style backbone with its tokenizer (the stand-in for PE-Core-L14-336);
 3. score the held-out sources with the untrained model (SROCC of the initial prompts and head);
 4. train SCMA + prompts + head with `training/train.py` (the same script `accelerate launch` runs on a GPU cluster);
-5. reload the saved adapter from disk and score the held-out sources again; print both.
+5. reload the saved adapter from disk and score the held-out sources again; print both;
+6. score a few held-out videos through `pipeline("video-quality")` with that adapter (with the temporal curve).
 
 With a real backbone and dataset the same training command reproduces the paper, e.g.
 `accelerate launch training/train.py --backbone <id> --train_data LSVQ-train:/data/LSVQ ...`.
@@ -26,6 +27,8 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train  # noqa: E402  (training/train.py, the Accelerate script)
+
+from transformers import pipeline  # noqa: E402
 
 from qclip_hf import QClipConfig, QClipModel  # noqa: E402
 from qclip_hf.backbones.tiny import save_tiny_backbone  # noqa: E402
@@ -67,11 +70,22 @@ def main(argv: list[str] | None = None) -> dict:
     ])
     trained = QClipModel.from_pretrained(output / "run" / "final")
     after = held_out_metrics(trained, data / "test")
-    summary = {"held_out_untrained": before, "held_out_trained": after, "wall_time_s": round(time.time() - start, 1),
-               "adapter": str(output / "run" / "final")}
     print("\n| model | SROCC | PLCC | KROCC | RMSE |\n|---|---|---|---|---|")
     for name, m in (("untrained", before), ("trained", after)):
         print(f"| {name} | {m['srocc']:.4f} | {m['plcc']:.4f} | {m['krocc']:.4f} | {m['rmse']:.4f} |")
+
+    # 6. What a user runs: the pipeline on the adapter saved to disk.
+    scorer = pipeline("video-quality", model=str(output / "run" / "final"))
+    rows = load_dataset_from_spec(f"videofolder:{data / 'test'}")
+    picks = [rows[i] for i in range(0, len(rows), max(1, len(rows) // 6))][:6]
+    results = scorer([row["video"]["path"] for row in picks], batch_size=4, return_temporal=True)
+    print("\n| video | MOS | score | most likely level | temporal (per segment) |\n|---|---|---|---|---|")
+    for row, result in zip(picks, results):
+        level = max(result["levels"], key=result["levels"].get)
+        curve = " ".join(f"{segment['score']:.3f}" for segment in result["temporal"])
+        print(f"| {Path(row['video']['path']).name} | {row['mos']:.2f} | {result['score']:.4f} | {level} | {curve} |")
+    summary = {"held_out_untrained": before, "held_out_trained": after, "wall_time_s": round(time.time() - start, 1),
+               "adapter": str(output / "run" / "final")}
     print(json.dumps(summary, indent=2))
     return summary
 

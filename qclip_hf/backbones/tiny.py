@@ -79,8 +79,13 @@ def tiny_backbone_config(
     image_size: int = 32,
     patch_size: int = 8,
     max_position_embeddings: int = 32,
+    initializer_factor: float = 1.0,
 ):
-    """Config of a tiny random dual encoder of `family` (one of `FAMILIES`)."""
+    """Config of a tiny random dual encoder of `family` (one of `FAMILIES`).
+
+    `initializer_factor` scales the random init; above 1 the embeddings of different images are less alike, which a
+    random backbone needs before its features say anything about an input (the demo uses 3).
+    """
     vocab_size = len(build_tiny_tokenizer().get_vocab())
     text = {
         "vocab_size": vocab_size,
@@ -89,6 +94,7 @@ def tiny_backbone_config(
         "num_hidden_layers": num_layers,
         "num_attention_heads": 4,
         "max_position_embeddings": max_position_embeddings,
+        "initializer_factor": initializer_factor,
         "pad_token_id": PAD_ID,
         "bos_token_id": BOS_ID,
         "eos_token_id": EOS_ID,
@@ -100,13 +106,16 @@ def tiny_backbone_config(
         "num_attention_heads": 4,
         "image_size": image_size,
         "patch_size": patch_size,
+        "initializer_factor": initializer_factor,
     }
     if family == "clip":
-        return CLIPConfig(text_config=text, vision_config=vision, projection_dim=embed_dim)
+        return CLIPConfig(text_config=text, vision_config=vision, projection_dim=embed_dim,
+                          initializer_factor=initializer_factor)
     if family == "metaclip_2":
         from transformers import MetaClip2Config
 
-        return MetaClip2Config(text_config=text, vision_config=vision, projection_dim=embed_dim)
+        return MetaClip2Config(text_config=text, vision_config=vision, projection_dim=embed_dim,
+                               initializer_factor=initializer_factor)
     if family == "siglip":
         text["projection_size"] = embed_dim
         return SiglipConfig(text_config=text, vision_config=vision)

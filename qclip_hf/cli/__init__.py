@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Optional
 
 from .score import add_score_parser, build_pipeline, run_score
 
@@ -17,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse `argv` (default `sys.argv[1:]`), run the command, return the exit code.
 
     Exit codes: 0 success; 1 some files failed (without `--allow_failures`); 2 bad arguments or inputs.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from ..inference.files import VIDEO_EXTENSIONS, collect_video_files
-from ..inference.results import OUTPUT_FORMATS
+from ..inference.results import OUTPUT_FORMATS, output_format
 from ..inference.scoring import score_to_file
 from ..pipelines.video_quality import DEFAULT_NUM_SEGMENTS, VideoQualityPipeline
 from ..video.sampling import STRATEGY_NAMES
@@ -50,12 +50,12 @@ def add_score_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(name: str, value: Optional[int], allow_zero: bool = False) -> None:
+def _positive(name: str, value: int | None, allow_zero: bool = False) -> None:
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
         raise ValueError(f"--{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
 
-def build_pipeline(model: str, device: Any, revision: Optional[str] = None,
+def build_pipeline(model: str, device: Any, revision: str | None = None,
                    trust_remote_code: bool = False) -> VideoQualityPipeline:
     """Load a saved Q-CLIP model (directory or Hub id) and wrap it in a [`VideoQualityPipeline`]."""
     from transformers import AutoModel
@@ -68,6 +68,7 @@ def run_score(args: argparse.Namespace) -> int:
     """Run `score` with parsed arguments; returns the exit code (1 when any file failed, unless allowed)."""
     from accelerate import PartialState
 
+    output_format(args.output)  # a bad extension fails before the model loads
     _positive("batch_size", args.batch_size)
     _positive("num_workers", args.num_workers, allow_zero=True)
     _positive("num_frames", args.num_frames)

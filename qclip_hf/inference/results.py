@@ -16,7 +16,7 @@ import glob
 import json
 import os
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import Any
 
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
 FIXED_COLUMNS = ("path", "status", "score", "error")
@@ -36,7 +36,7 @@ def journal_path(output: str | os.PathLike, rank: int) -> str:
     return f"{os.fspath(output)}.rank{rank}.partial.jsonl"
 
 
-def result_row(path: str, result: Optional[dict[str, Any]] = None, error: Optional[BaseException] = None) -> dict:
+def result_row(path: str, result: dict[str, Any] | None = None, error: BaseException | None = None) -> dict:
     """A result row from a pipeline output (`{"score", "levels", ["temporal"]}`) or from the error a file raised."""
     if (result is None) == (error is None):
         raise ValueError("result_row needs exactly one of `result` and `error`")
@@ -115,7 +115,7 @@ class JournalWriter:
         self.close()
 
 
-def merge_results(output: str | os.PathLike, num_journals: Optional[int] = None) -> list[dict[str, Any]]:
+def merge_results(output: str | os.PathLike) -> list[dict[str, Any]]:
     """Merge the existing output and the journals into `output`; return the merged rows (sorted by path).
 
     One row per path: a success beats a failure, otherwise the newest row wins (journals are newer than the

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -34,7 +34,7 @@ class _PreprocessedFiles(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[str, Optional[dict[str, torch.Tensor]], Optional[str]]:
+    def __getitem__(self, index: int) -> tuple[str, dict[str, torch.Tensor] | None, str | None]:
         path = self.files[index]
         try:
             return path, self.pipe.preprocess(path, **self.params), None

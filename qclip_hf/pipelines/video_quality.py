@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
-from torch.utils.data import DataLoader
 
 from ..models.qclip.video_processing_qclip import QClipVideoProcessor
 from ..video.decoding import as_openable, decode_frames, index_video
@@ -122,7 +122,7 @@ class VideoQualityPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = False
 
-    def __init__(self, model: Any, video_processor: Optional[QClipVideoProcessor] = None, **kwargs: Any) -> None:
+    def __init__(self, model: Any, video_processor: QClipVideoProcessor | None = None, **kwargs: Any) -> None:
         if video_processor is None:
             video_processor = default_video_processor(model)
         super().__init__(model=model, video_processor=video_processor, **kwargs)
@@ -139,10 +139,10 @@ class VideoQualityPipeline(Pipeline):
     # ------------------------------------------------------------------ parameters
     def _sanitize_parameters(
         self,
-        num_frames: Optional[int] = None,
-        sampling_strategy: Optional[str] = None,
-        return_temporal: Optional[bool] = None,
-        num_segments: Optional[int] = None,
+        num_frames: int | None = None,
+        sampling_strategy: str | None = None,
+        return_temporal: bool | None = None,
+        num_segments: int | None = None,
         **kwargs: Any,
     ) -> tuple[dict, dict, dict]:
         if kwargs:
@@ -171,8 +171,8 @@ class VideoQualityPipeline(Pipeline):
     def preprocess(
         self,
         video: Any,
-        num_frames: Optional[int] = None,
-        sampling_strategy: Optional[str] = None,
+        num_frames: int | None = None,
+        sampling_strategy: str | None = None,
         return_temporal: bool = False,
         num_segments: int = DEFAULT_NUM_SEGMENTS,
     ) -> dict[str, torch.Tensor]:
@@ -237,7 +237,7 @@ class VideoQualityPipeline(Pipeline):
         probs = model_outputs["level_probs"][0]
         result: dict[str, Any] = {
             "score": float(scores[0]),
-            "levels": {name: float(p) for name, p in zip(self.model.config.level_names, probs.tolist())},
+            "levels": {name: float(p) for name, p in zip(self.model.config.level_names, probs.tolist(), strict=True)},
         }
         bounds = model_outputs["segment_bounds"][0]
         if bounds.shape[0]:
@@ -252,7 +252,7 @@ class VideoQualityPipeline(Pipeline):
                     "end_time": float(end) / fps if known else None,
                     "score": float(score),
                 }
-                for k, ((start, end), score) in enumerate(zip(bounds.tolist(), scores[1:].tolist()))
+                for k, ((start, end), score) in enumerate(zip(bounds.tolist(), scores[1:].tolist(), strict=True))
             ]
         return result
 
@@ -266,7 +266,7 @@ class VideoQualityPipeline(Pipeline):
         model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
         return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
-    def __call__(self, inputs: Any, **kwargs: Any) -> Union[dict[str, Any], list[dict[str, Any]]]:
+    def __call__(self, inputs: Any, **kwargs: Any) -> dict[str, Any] | list[dict[str, Any]]:
         """Score one video (returns a dict) or a list of videos (returns a list of dicts)."""
         if isinstance(inputs, tuple):
             inputs = list(inputs)

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
+from ..models.qclip.modeling_qclip import point_adapter_config_at
+
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "model_card" / "template.md"
 
 
@@ -72,6 +74,8 @@ def push_trained_model(folder: str, repo_id: str, config: Any, summary: dict, ar
               f"{args.num_frames} frames ({args.train_sampling} / {args.eval_sampling})")
     card = render_model_card(repo_id, config, summary, args.train_data, recipe, num_trainable)
     card.save(os.path.join(folder, "README.md"))
+    if os.path.isfile(os.path.join(folder, "adapter_config.json")):
+        point_adapter_config_at(folder, repo_id)
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)
     info = api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="Upload Q-CLIP adapter")

@@ -94,6 +94,26 @@ def test_download_into_empty_cache_then_offline_gives_the_same_scores(pushed, tm
     assert _last_json(offline) == _last_json(online)
 
 
+_AUTO_AND_PIPELINE = textwrap.dedent(
+    """
+    import json, sys, torch
+    import qclip_hf
+    from transformers import AutoModel, pipeline
+    model = AutoModel.from_pretrained("user/qclip-tiny")
+    scorer = pipeline("video-quality", model="user/qclip-tiny")
+    print(json.dumps({"auto": type(model).__name__, "pipeline": type(scorer.model).__name__,
+                      "score": scorer(sys.argv[1])["score"]}))
+    """
+)
+
+
+def test_auto_model_and_pipeline_load_qclip_from_a_hub_id(pushed, tmp_path):
+    video = next((pushed["root"] / "data" / "test").rglob("*.mp4"))
+    proc = run_with_hub(pushed["server"].endpoint, _AUTO_AND_PIPELINE, tmp_path / "home", str(video))
+    out = _last_json(proc)
+    assert out["auto"] == out["pipeline"] == "QClipModel" and isinstance(out["score"], float)
+
+
 @pytest.mark.parametrize("repo, revision, pattern", [
     ("user/does-not-exist", "-", r"user/does-not-exist"),
     ("user/qclip-tiny", "no-such-branch", r"no-such-branch"),

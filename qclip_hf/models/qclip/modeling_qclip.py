@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -28,6 +29,22 @@ register_scma_peft_method()
 register_pe_core_auto_classes()
 
 HEAD_WEIGHTS_NAME = "model.safetensors"
+
+
+def point_adapter_config_at(folder: Union[str, os.PathLike], repo_id: str) -> None:
+    """Name the Q-CLIP repo itself as the adapter's `base_model_name_or_path` in `folder/adapter_config.json`.
+
+    `AutoModel.from_pretrained` and `pipeline()` treat a Hub repo holding an `adapter_config.json` as an adapter-only
+    repo and load the model its `base_model_name_or_path` names instead. Pointing it at the Q-CLIP repo makes them
+    load Q-CLIP (whose `config.json` names the backbone). Plain `PeftModel.from_pretrained(backbone, repo)` does not
+    read the field, so it keeps working.
+    """
+    path = os.path.join(folder, "adapter_config.json")
+    with open(path, encoding="utf-8") as handle:
+        adapter_config = json.load(handle)
+    adapter_config["base_model_name_or_path"] = repo_id
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(adapter_config, handle, indent=2, sort_keys=True)
 
 
 @dataclass
@@ -338,7 +355,17 @@ class QClipModel(QClipPreTrainedModel):
         self.config.save_pretrained(save_directory)
         if isinstance(self.backbone, PeftModel):
             self.backbone.save_pretrained(save_directory, safe_serialization=True)
+            if getattr(self, "_hub_repo_id", None):
+                point_adapter_config_at(save_directory, self._hub_repo_id)
         save_file(self.trainable_state_dict(), os.path.join(save_directory, HEAD_WEIGHTS_NAME), metadata={"format": "pt"})
+
+    def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> Any:
+        """Upload config, adapter, prompt context and head to `repo_id` (see [`point_adapter_config_at`])."""
+        self._hub_repo_id = repo_id
+        try:
+            return super().push_to_hub(repo_id, *args, **kwargs)
+        finally:
+            self._hub_repo_id = None
 
     @classmethod
     def from_pretrained(
@@ -364,6 +391,8 @@ class QClipModel(QClipPreTrainedModel):
             >>> model = QClipModel.from_pretrained("user/qclip-lsvq", revision="main")  # doctest: +SKIP
             ```
         """
+        if dtype == "auto":  # pipeline() passes "auto": keep the backbone's own dtype
+            dtype = None
         hub = {"revision": revision, "cache_dir": cache_dir, "token": token, "local_files_only": local_files_only,
                "force_download": force_download}
         for ignored in ("_from_auto", "trust_remote_code", "adapter_kwargs", "_commit_hash", "code_revision",

@@ -19,6 +19,11 @@ from typing import Any
 
 _PACKAGE = __name__.split(".")[0]
 _MODEL_PACKAGE = __name__.rsplit(".", 1)[0]
+# Exported beside the model so `pipeline(model=repo, trust_remote_code=True)` needs no local registration: the
+# pipeline (with the video processor it imports) and the `custom_pipelines` entry transformers reads in config.json.
+_PIPELINE_MODULE = _PACKAGE + ".pipelines.video_quality"
+_PIPELINE_CLASS = "VideoQualityPipeline"
+_PIPELINE_TASK = "video-quality"
 
 
 def _flat_name(module_name: str) -> str:
@@ -63,7 +68,8 @@ def _rewrite(module_name: str) -> tuple[str, list[str]]:
 
 
 def export_remote_code(model: Any, save_directory: str | os.PathLike) -> list[str]:
-    """Write the flat code files for `model` into `save_directory` and set `model.config.auto_map`.
+    """Write the flat code files for `model` (and the `video-quality` pipeline with its video processor) into
+    `save_directory`, and set `model.config.auto_map` and `model.config.custom_pipelines`.
 
     Returns the names of the files written.
 
@@ -73,7 +79,7 @@ def export_remote_code(model: Any, save_directory: str | os.PathLike) -> list[st
         >>> model.save_pretrained("my-qclip")  # calls export_remote_code  # doctest: +SKIP
         ```
     """
-    root_modules = [type(model).__module__, type(model.config).__module__]
+    root_modules = [type(model).__module__, type(model.config).__module__, _PIPELINE_MODULE]
     if not root_modules[0].startswith(_PACKAGE + "."):
         raise ValueError(f"{type(model).__name__} was not loaded from the {_PACKAGE} package; nothing to export.")
     written, queue, seen = [], list(root_modules), set()
@@ -90,5 +96,10 @@ def export_remote_code(model: Any, save_directory: str | os.PathLike) -> list[st
     model.config.auto_map = {
         "AutoConfig": f"{_flat_name(type(model.config).__module__)}.{type(model.config).__name__}",
         "AutoModel": f"{_flat_name(type(model).__module__)}.{type(model).__name__}",
+    }
+    # The format `Pipeline.save_pretrained` writes (transformers/pipelines/base.py), read by `pipeline()`.
+    model.config.custom_pipelines = {
+        _PIPELINE_TASK: {"impl": f"{_flat_name(_PIPELINE_MODULE)}.{_PIPELINE_CLASS}", "pt": ["AutoModel"], "tf": [],
+                         "type": "multimodal"}
     }
     return sorted(written)

@@ -187,3 +187,17 @@ def test_validation_errors(tmp_path):
         QClipVideoProcessor()(np.zeros((2, 8, 8, 3), dtype=np.uint8), num_frame=3)
     with pytest.raises(VideoDecodeError, match="file not found"):
         QClipVideoProcessor()(str(tmp_path / "missing.mp4"))
+
+
+def test_auto_video_processor_finds_the_processor_of_a_saved_qclip_model(tiny_backbone_dir, tmp_path):
+    from transformers import AutoVideoProcessor
+
+    import qclip_hf  # noqa: F401  (registers "qclip" with AutoVideoProcessor)
+    from qclip_hf import QClipConfig, QClipModel
+    from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor
+
+    model = QClipModel(QClipConfig(backbone=tiny_backbone_dir("clip"), scma_config={"r": 4, "layers": 1}))
+    model.save_pretrained(tmp_path)
+    QClipVideoProcessor(num_frames=3, size={"height": 32, "width": 32}).save_pretrained(tmp_path)
+    processor = AutoVideoProcessor.from_pretrained(tmp_path)
+    assert isinstance(processor, QClipVideoProcessor) and processor.num_frames == 3
