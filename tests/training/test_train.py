@@ -39,8 +39,9 @@ def _run(args: list[str], launcher: list[str] | None = None, env: dict | None = 
 def test_train_evaluate_save_and_resume_exactly(tiny_backbone_dir, synthetic, tmp_path):
     backbone = tiny_backbone_dir("clip")
     full = tmp_path / "full"
-    _run(_args(backbone, synthetic, full, "--checkpointing_steps", "3"))
+    _run(_args(backbone, synthetic, full, "--checkpointing_steps", "3", "--with_tracking"))
     results = json.loads((full / "results.json").read_text())
+    assert list(full.rglob("events.out.tfevents.*")), "TensorBoard tracking wrote no event file"
     assert results["completed_steps"] == 10 and len(results["history"]) == 2
     assert results["reported"]["heldout"]["srocc"] == results["reported"]["heldout"]["srocc"]  # not NaN
     assert results["eval_coverage"]["heldout"] == {"scored": 7, "unique": 7, "dataset": 7}
