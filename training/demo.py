@@ -27,13 +27,13 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train  # noqa: E402  (training/train.py, the Accelerate script)
-
 from transformers import pipeline  # noqa: E402
 
 from qclip_hf import QClipConfig, QClipModel  # noqa: E402
 from qclip_hf.backbones.tiny import save_tiny_backbone  # noqa: E402
+from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor
 from qclip_hf.synthetic import generate_quality_dataset  # noqa: E402
-from qclip_hf.training.data import VideoQualityDataset, load_dataset_from_spec, processor_for_model  # noqa: E402
+from qclip_hf.training.data import VideoQualityDataset, load_dataset_from_spec  # noqa: E402
 from qclip_hf.training.evaluation import evaluate  # noqa: E402
 
 SCMA = {"r": 8, "layers": 2}
@@ -43,7 +43,7 @@ TINY_BACKBONE = {"image_size": 64, "patch_size": 8, "num_layers": 2, "initialize
 
 
 def held_out_metrics(model: QClipModel, test_dir: Path) -> dict:
-    processor = processor_for_model(model, sampling_strategy="UNISampl")
+    processor = QClipVideoProcessor.for_model(model, sampling_strategy="UNISampl")
     dataset = VideoQualityDataset(load_dataset_from_spec(f"videofolder:{test_dir}"), processor)
     accelerator = Accelerator(cpu=True)
     metrics, _ = evaluate(accelerator, model, DataLoader(dataset, batch_size=8), description="held-out")
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     picks = [rows[i] for i in range(0, len(rows), max(1, len(rows) // 6))][:6]
     results = scorer([row["video"]["path"] for row in picks], batch_size=4, return_temporal=True)
     print("\n| video | MOS | score | most likely level | temporal (per segment) |\n|---|---|---|---|---|")
-    for row, result in zip(picks, results):
+    for row, result in zip(picks, results, strict=True):
         level = max(result["levels"], key=result["levels"].get)
         curve = " ".join(f"{segment['score']:.3f}" for segment in result["temporal"])
         print(f"| {Path(row['video']['path']).name} | {row['mos']:.2f} | {result['score']:.4f} | {level} | {curve} |")

@@ -31,12 +31,13 @@ from transformers import get_cosine_schedule_with_warmup
 from qclip_hf import QClipConfig, QClipModel
 from qclip_hf.data.splits import dover_split_indices
 from qclip_hf.losses import build_loss
+from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor
 from qclip_hf.training.checkpointing import (
     find_checkpoint,
     parse_checkpoint_step,
     register_trainable_only_checkpointing,
 )
-from qclip_hf.training.data import VideoQualityDataset, load_dataset_from_spec, processor_for_model
+from qclip_hf.training.data import VideoQualityDataset, load_dataset_from_spec
 from qclip_hf.training.evaluation import evaluate
 from qclip_hf.training.hub import push_trained_model
 from qclip_hf.video.sampling import STRATEGY_NAMES
@@ -148,8 +149,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 3. Model (needed before the data: the processor takes the backbone's frame size).
     model = build_model(args)
-    processor = processor_for_model(model, image_size=args.image_size, sampling_strategy=args.train_sampling,
-                                    eval_strategy=args.eval_sampling, seed=args.seed)
+    size = {"size": {"height": args.image_size, "width": args.image_size}} if args.image_size else {}
+    processor = QClipVideoProcessor.for_model(model, sampling_strategy=args.train_sampling,
+                                              eval_strategy=args.eval_sampling, seed=args.seed, **size)
 
     # 4. Data.
     train_data = load_dataset_from_spec(args.train_data, args.labels_dir)

@@ -57,15 +57,7 @@ def default_video_processor(model: Any, **options: Any) -> QClipVideoProcessor:
             return QClipVideoProcessor.from_pretrained(source, revision=revision, **options)
         except (OSError, ValueError):  # no processor saved beside the model
             pass
-    side = model.spec.image_size(model.dual_encoder)
-    options = {"num_frames": model.config.num_frames, "size": {"height": side, "width": side}, **options}
-    backbone = model.resolve_backbone_source(model.config)[0] if model.config.backbone is not None else None
-    if backbone is not None:
-        try:
-            return QClipVideoProcessor.from_image_processor(backbone, **options)
-        except OSError:  # the backbone has no preprocessor_config.json (e.g. tiny local test models)
-            pass
-    return QClipVideoProcessor(**options)
+    return QClipVideoProcessor.for_model(model, **options)
 
 
 def collate_model_inputs(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from ..models.qclip.video_processing_qclip import QClipVideoProcessor
 SPEC_KINDS = ("videofolder", *VQA_DATASETS)
 
 
-def load_dataset_from_spec(spec: str, labels_dir: Optional[str] = None, on_missing: str = "warn"):
+def load_dataset_from_spec(spec: str, labels_dir: str | None = None, on_missing: str = "warn"):
     """A `datasets.Dataset` from a command-line spec `KIND:PATH`.
 
     `KIND` is `videofolder` (a folder of videos with `metadata.csv`: `file_name`, `mos`) or one of the standard
@@ -39,21 +39,6 @@ def load_dataset_from_spec(spec: str, labels_dir: Optional[str] = None, on_missi
     if kind == "videofolder":
         return load_videofolder(path, on_missing=on_missing)
     return load_vqa_dataset(kind, path, labels_dir=labels_dir, on_missing=on_missing)
-
-
-def processor_for_model(model: Any, image_size: Optional[int] = None, **options: Any) -> QClipVideoProcessor:
-    """A `QClipVideoProcessor` matching a Q-CLIP model's backbone: its frame size and, when the backbone ships an
-    image processor config, its normalisation (otherwise mean = std = 0.5, the reference release's)."""
-    spec, encoder = model.spec, model.dual_encoder
-    side = image_size or spec.image_size(encoder)
-    options = {"num_frames": model.config.num_frames, "size": {"height": side, "width": side}, **options}
-    source = model.resolve_backbone_source(model.config)[0] if model.config.backbone is not None else None
-    if source is not None:
-        try:
-            return QClipVideoProcessor.from_image_processor(source, **options)
-        except OSError:  # no preprocessor_config.json beside the backbone (e.g. a tiny local model)
-            pass
-    return QClipVideoProcessor(**options)
 
 
 def video_input(value: Any) -> Any:
@@ -80,7 +65,7 @@ class VideoQualityDataset(Dataset):
     """
 
     def __init__(self, dataset, processor: QClipVideoProcessor, label_column: str = "mos", training: bool = False,
-                 sampling_strategy: Optional[str] = None, seed: int = 0, video_column: str = "video"):
+                 sampling_strategy: str | None = None, seed: int = 0, video_column: str = "video"):
         for column in (video_column, label_column):
             if column not in dataset.column_names:
                 raise ValueError(f"dataset has no {column!r} column; columns: {dataset.column_names}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
@@ -15,7 +15,7 @@ DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "model_card" / "templat
 
 
 def render_model_card(repo_id: str, config: Any, summary: dict, train_data: str, recipe: str,
-                      num_trainable: int, template_path: Optional[str | os.PathLike] = None) -> ModelCard:
+                      num_trainable: int, template_path: str | os.PathLike | None = None) -> ModelCard:
     """The model card of a trained Q-CLIP: YAML metadata with a `model-index` of the reported epoch's metrics.
 
     Example:
@@ -67,7 +67,7 @@ def render_model_card(repo_id: str, config: Any, summary: dict, train_data: str,
 
 
 def push_trained_model(folder: str, repo_id: str, config: Any, summary: dict, args: Any, num_trainable: int,
-                       private: bool = False, token: Optional[str] = None) -> str:
+                       private: bool = False, token: str | None = None) -> str:
     """Write the model card into `folder` and upload the folder (never the backbone) to `repo_id`. Returns the URL."""
     recipe = (f"AdamW lr {args.learning_rate}, weight decay {args.weight_decay}, {args.num_epochs} epochs "
               f"({args.warmup_epochs} warm-up), batch {args.batch_size}, loss {args.loss}, "

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Optional
 
 from huggingface_hub import hf_hub_download
 from huggingface_hub.constants import HF_HOME
@@ -22,13 +21,13 @@ from .convert_pe_core_checkpoint import convert_pe_core_checkpoint
 _META_REPO = re.compile(r"^facebook/(PE-Core-[A-Za-z]+\d+-\d+)$")
 
 
-def is_pe_core_release(repo_id: Optional[str]) -> bool:
+def is_pe_core_release(repo_id: str | None) -> bool:
     """Whether `repo_id` names one of Meta's PE-Core release repos (e.g. `facebook/PE-Core-L14-336`)."""
     return bool(repo_id) and _META_REPO.match(str(repo_id)) is not None and not os.path.isdir(str(repo_id))
 
 
-def converted_pe_core_path(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[str] = None,
-                           local_files_only: bool = False, token: Optional[str] = None) -> Path:
+def converted_pe_core_path(repo_id: str, revision: str | None = None, cache_dir: str | None = None,
+                           local_files_only: bool = False, token: str | None = None) -> Path:
     """Local transformers checkpoint of a PE-Core release, converting it on first use.
 
     Example:

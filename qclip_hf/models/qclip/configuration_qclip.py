@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import fields
-from typing import Any, Optional, Union
+from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
@@ -75,19 +75,19 @@ class QClipConfig(PretrainedConfig):
 
     def __init__(
         self,
-        backbone: Optional[str] = None,
-        backbone_revision: Optional[str] = None,
-        backbone_config: Optional[Union[dict, PretrainedConfig]] = None,
-        tokenizer: Optional[str] = None,
+        backbone: str | None = None,
+        backbone_revision: str | None = None,
+        backbone_config: dict | PretrainedConfig | None = None,
+        tokenizer: str | None = None,
         num_frames: int = 8,
         prompt_scheme: str = "five_level",
         prompt_template: str = "a video of {} quality",
         num_context_tokens: int = 3,
-        context_init: Optional[str] = "X X X",
+        context_init: str | None = "X X X",
         frame_pooling: str = "mean",
         use_adapter: bool = True,
-        scma_config: Optional[Union[dict, SCMAConfig]] = None,
-        head_init_std: Optional[float] = None,
+        scma_config: dict | SCMAConfig | None = None,
+        head_init_std: float | None = None,
         quality_head: str = "linear",
         **kwargs: Any,
     ):
@@ -177,14 +177,14 @@ class QClipConfig(PretrainedConfig):
             return ""
         return self.context_init if self.context_init is not None else " ".join(["X"] * self.num_context_tokens)
 
-    def get_scma_config(self) -> Optional[SCMAConfig]:
+    def get_scma_config(self) -> SCMAConfig | None:
         """The PEFT [`SCMAConfig`] for this model, or `None` when it has no adapter."""
         if not self.use_adapter:
             return None
         return SCMAConfig(**self.scma_config)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "QClipConfig":
+    def from_preset(cls, name: str, **overrides: Any) -> QClipConfig:
         """A configuration from a named preset (see `qclip_hf.models.qclip.presets.PRESETS`), with overrides.
 
         Example:

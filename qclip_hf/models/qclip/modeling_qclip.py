@@ -6,7 +6,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,9 +18,9 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.utils import ModelOutput, cached_file
 
 from ...backbones import get_backbone_spec
+from ...tuners.scma.registration import register_scma_peft_method
 from ..pe_core import register_pe_core_auto_classes
 from ..pe_core.hub_pe_core import converted_pe_core_path, is_pe_core_release
-from ...tuners.scma.registration import register_scma_peft_method
 from .configuration_qclip import QClipConfig
 from .prompt_learning_qclip import QClipPromptLearner
 
@@ -31,7 +31,7 @@ register_pe_core_auto_classes()
 HEAD_WEIGHTS_NAME = "model.safetensors"
 
 
-def point_adapter_config_at(folder: Union[str, os.PathLike], repo_id: str) -> None:
+def point_adapter_config_at(folder: str | os.PathLike, repo_id: str) -> None:
     """Name the Q-CLIP repo itself as the adapter's `base_model_name_or_path` in `folder/adapter_config.json`.
 
     `AutoModel.from_pretrained` and `pipeline()` treat a Hub repo holding an `adapter_config.json` as an adapter-only
@@ -64,19 +64,19 @@ class QClipOutput(ModelOutput):
         frame_embeds (`torch.FloatTensor` of shape `(batch_size, num_frames, embed_dim)`): per-frame features.
     """
 
-    loss: Optional[torch.FloatTensor] = None
-    scores: Optional[torch.FloatTensor] = None
-    level_similarities: Optional[torch.FloatTensor] = None
-    level_probs: Optional[torch.FloatTensor] = None
-    video_embeds: Optional[torch.FloatTensor] = None
-    text_embeds: Optional[torch.FloatTensor] = None
-    frame_embeds: Optional[torch.FloatTensor] = None
+    loss: torch.FloatTensor | None = None
+    scores: torch.FloatTensor | None = None
+    level_similarities: torch.FloatTensor | None = None
+    level_probs: torch.FloatTensor | None = None
+    video_embeds: torch.FloatTensor | None = None
+    text_embeds: torch.FloatTensor | None = None
+    frame_embeds: torch.FloatTensor | None = None
 
 
 class QClipQualityHead(nn.Module):
     """`score = sum_k w_k * cos(video, prompt_k) + b`: learnable level weights (the reference release's `score_proj`)."""
 
-    def __init__(self, num_levels: int, init_std: Optional[float] = None):
+    def __init__(self, num_levels: int, init_std: float | None = None):
         super().__init__()
         self.proj = nn.Linear(num_levels, 1)
         with torch.no_grad():
@@ -141,7 +141,7 @@ class QClipModel(QClipPreTrainedModel):
         ```
     """
 
-    def __init__(self, config: QClipConfig, backbone: Optional[PreTrainedModel] = None, tokenizer: Any = None):
+    def __init__(self, config: QClipConfig, backbone: PreTrainedModel | None = None, tokenizer: Any = None):
         super().__init__(config)
         backbone = backbone if backbone is not None else self._load_backbone(config)
         backbone.requires_grad_(False)
@@ -166,12 +166,12 @@ class QClipModel(QClipPreTrainedModel):
             self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std)
         else:
             self.quality_head = QClipExpectedLevelHead(len(config.level_names))
-        self._text_cache: Optional[tuple[tuple, torch.Tensor]] = None
+        self._text_cache: tuple[tuple, torch.Tensor] | None = None
         self.post_init()
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
-    def resolve_backbone_source(config: QClipConfig) -> tuple[str, Optional[str]]:
+    def resolve_backbone_source(config: QClipConfig) -> tuple[str, str | None]:
         """Where the backbone loads from, and its revision: Meta's PE-Core `.pt` releases are converted once."""
         if is_pe_core_release(config.backbone):
             return str(converted_pe_core_path(config.backbone, revision=config.backbone_revision)), None
@@ -203,7 +203,7 @@ class QClipModel(QClipPreTrainedModel):
         """The backbone dual encoder itself (with SCMA injected in place when adapted)."""
         return self.backbone.get_base_model() if isinstance(self.backbone, PeftModel) else self.backbone
 
-    def train(self, mode: bool = True) -> "QClipModel":
+    def train(self, mode: bool = True) -> QClipModel:
         super().train(mode)
         # The frozen backbone always runs in eval mode, like the reference release; only Q-CLIP's parts train.
         self.dual_encoder.eval()
@@ -269,11 +269,11 @@ class QClipModel(QClipPreTrainedModel):
     def forward(
         self,
         pixel_values_videos: torch.Tensor,
-        labels: Optional[torch.Tensor] = None,
-        loss_fn: Optional[Any] = None,
-        return_dict: Optional[bool] = None,
+        labels: torch.Tensor | None = None,
+        loss_fn: Any | None = None,
+        return_dict: bool | None = None,
         **kwargs: Any,
-    ) -> Union[QClipOutput, tuple]:
+    ) -> QClipOutput | tuple:
         r"""
         Args:
             pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, channels, height, width)`):
@@ -332,7 +332,7 @@ class QClipModel(QClipPreTrainedModel):
         return self.backbone.disable_adapter()
 
     # ------------------------------------------------------------------ save / load
-    def save_pretrained(self, save_directory: Union[str, os.PathLike], push_to_hub: bool = False, **kwargs: Any):
+    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any):
         """Write `config.json`, the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) and the prompt
         context + head (`model.safetensors`). The frozen backbone is never written.
 
@@ -370,19 +370,19 @@ class QClipModel(QClipPreTrainedModel):
     @classmethod
     def from_pretrained(
         cls,
-        pretrained_model_name_or_path: Union[str, os.PathLike],
+        pretrained_model_name_or_path: str | os.PathLike,
         *model_args: Any,
-        config: Optional[QClipConfig] = None,
-        backbone: Optional[PreTrainedModel] = None,
+        config: QClipConfig | None = None,
+        backbone: PreTrainedModel | None = None,
         tokenizer: Any = None,
-        revision: Optional[str] = None,
-        cache_dir: Optional[Union[str, os.PathLike]] = None,
-        token: Optional[Union[str, bool]] = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        token: str | bool | None = None,
         local_files_only: bool = False,
         force_download: bool = False,
-        dtype: Optional[torch.dtype] = None,
+        dtype: torch.dtype | None = None,
         **kwargs: Any,
-    ) -> "QClipModel":
+    ) -> QClipModel:
         """Load a saved Q-CLIP model: the backbone from the id/path its config names, then the adapter, prompt
         context and head from `pretrained_model_name_or_path` (a local directory or a Hub repo id).
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -73,7 +73,7 @@ class QClipPromptLearner(nn.Module):
                 f"num_context_tokens={num_context}; use an init text of exactly {num_context} tokens."
             )
         positions = []
-        for prompt, ids in zip(prompts, input_ids.tolist()):
+        for prompt, ids in zip(prompts, input_ids.tolist(), strict=True):
             start = _find_subsequence(ids, context_ids)
             if start < 0:
                 raise ValueError(f"Prompt {prompt!r} does not contain the context tokens of {context_text!r}.")

@@ -197,6 +197,28 @@ class QClipVideoProcessor(BaseVideoProcessor):
 
     from_backbone_image_processor = from_image_processor
 
+    @classmethod
+    def for_model(cls, model: Any, **kwargs: Any) -> QClipVideoProcessor:
+        """A processor matching a Q-CLIP model's backbone: its frame size, and its image processor's normalisation
+        when the backbone ships one (otherwise mean = std = 0.5, the reference release's); `num_frames` from the
+        model's config. `kwargs` override any option.
+
+        Example:
+
+        ```python
+        >>> processor = QClipVideoProcessor.for_model(model, sampling_strategy="Mixed")  # doctest: +SKIP
+        ```
+        """
+        side = model.spec.image_size(model.dual_encoder)
+        options = {"num_frames": model.config.num_frames, "size": {"height": side, "width": side}, **kwargs}
+        backbone = model.resolve_backbone_source(model.config)[0] if model.config.backbone is not None else None
+        if backbone is not None:
+            try:
+                return cls.from_image_processor(backbone, **options)
+            except OSError:  # the backbone has no preprocessor_config.json (e.g. tiny local test models)
+                pass
+        return cls(**options)
+
     # ---- validation ------------------------------------------------------------------------------------------
     @staticmethod
     def _validate_qclip_options(**options: Any) -> None:

@@ -1,7 +1,7 @@
 """SCMA (Shared Cross-Modal Adapter), Q-CLIP's parameter-efficient method, as a PEFT tuner."""
 
 from .config import SCMA_PEFT_TYPE, SCMAConfig
-from .layer import SCMABlock, SCMABottleneck, SCMAFFN, SCMALayer, SCMAProjection, SCMAProjectionAdapter
+from .layer import SCMAFFN, SCMABlock, SCMABottleneck, SCMALayer, SCMAProjection, SCMAProjectionAdapter
 from .model import SCMAModel
 from .registration import register_scma_peft_method
 

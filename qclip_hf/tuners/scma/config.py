@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
 
 from peft.config import PeftConfig
 
@@ -74,7 +73,7 @@ class SCMAConfig(PeftConfig):
     """
 
     r: int = field(default=128, metadata={"help": "Bottleneck width of every SCMA adapter."})
-    layers: Union[int, list[int]] = field(
+    layers: int | list[int] = field(
         default=6,
         metadata={
             "help": "Blocks to adapt per tower: an int N for the last N blocks, or a list of block indices "
@@ -107,7 +106,7 @@ class SCMAConfig(PeftConfig):
                   "block (paper)."},
     )
     scale_init: float = field(default=0.1, metadata={"help": "Initial value of every learnable scale."})
-    target_modules: Optional[Union[list[str], str]] = field(
+    target_modules: list[str] | str | None = field(
         default=None,
         metadata={"help": "Module names to wrap (encoder blocks and projections). Resolved from the backbone when None."},
     )

@@ -9,7 +9,7 @@ shared tensor is stored, saved and counted once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from peft.tuners.tuners_utils import BaseTunerLayer
@@ -42,7 +42,7 @@ class SCMABottleneck(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.ffn = SCMAFFN(r) if own_ffn else None
 
-    def forward(self, x: torch.Tensor, shared_ffn: Optional[nn.Module]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, shared_ffn: nn.Module | None) -> torch.Tensor:
         ffn = self.ffn if self.ffn is not None else shared_ffn
         return self.norm(self.up(ffn(self.down(x))))
 
@@ -117,7 +117,7 @@ class SCMALayer(BaseTunerLayer):
     def _scale(self, adapter_name: str, route: SCMARoute) -> torch.Tensor:
         return self._scma_shared.scales[adapter_name].values[route.scale_index]
 
-    def merge(self, safe_merge: bool = False, adapter_names: Optional[list[str]] = None) -> None:
+    def merge(self, safe_merge: bool = False, adapter_names: list[str] | None = None) -> None:
         raise NotImplementedError("SCMA adds a non-linear branch; it cannot be merged into the base weights.")
 
     def unmerge(self) -> None:

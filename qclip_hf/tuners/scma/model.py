@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Union
 
 import torch
 from peft.tuners.tuners_utils import BaseTuner
@@ -13,9 +12,9 @@ from torch import nn
 from ...backbones import get_backbone_spec
 from .config import SCMAConfig
 from .layer import (
+    SCMAFFN,
     SCMABlock,
     SCMABottleneck,
-    SCMAFFN,
     SCMALayer,
     SCMAProjection,
     SCMAProjectionAdapter,
@@ -149,7 +148,7 @@ class SCMAModel(BaseTuner):
         target_name: str,
         parent: nn.Module,
         current_key: str,
-        parameter_name: Optional[str] = None,
+        parameter_name: str | None = None,
     ) -> None:
         plan = self._scma_targets[adapter_name]
         entry = plan.get(current_key)
@@ -171,7 +170,7 @@ class SCMAModel(BaseTuner):
             new_module.requires_grad_(False)
         self._replace_module(parent, target_name, new_module, target)
 
-    def set_adapter(self, adapter_name: Union[str, list[str]], inference_mode: bool = False) -> None:
+    def set_adapter(self, adapter_name: str | list[str], inference_mode: bool = False) -> None:
         """Activate adapter(s); the tuner-held shared weights follow the same trainability rule as layer weights."""
         super().set_adapter(adapter_name, inference_mode=inference_mode)
         names = [adapter_name] if isinstance(adapter_name, str) else list(adapter_name)

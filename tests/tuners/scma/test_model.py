@@ -32,8 +32,11 @@ def _features(model, pixels, ids):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_get_peft_model_wraps_last_blocks_and_projections(family):
+def test_get_peft_model_wraps_last_blocks_and_projections(family, capsys):
     model = get_peft_model(build_tiny_backbone(family), SCMAConfig(r=4, layers=2))
+    model.print_trainable_parameters()
+    trainable, total = model.get_nb_trainable_parameters()
+    assert f"trainable params: {trainable:,} || all params: {total:,}" in capsys.readouterr().out
     blocks = [n for n, m in model.named_modules() if isinstance(m, SCMABlock)]
     projections = [n for n, m in model.named_modules() if isinstance(m, SCMAProjection)]
     assert len(blocks) == 4 and all(n.endswith(("layers.6", "layers.7")) for n in blocks)
