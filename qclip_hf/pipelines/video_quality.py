@@ -121,8 +121,8 @@ class VideoQualityPipeline(Pipeline):
         if not hasattr(self.model.config, "level_names"):
             raise ValueError(
                 f"the video-quality pipeline needs a Q-CLIP model (a config with `level_names`), got "
-                f"{type(self.model).__name__}. A Hub id holding a Q-CLIP adapter must also be passed as `config=`, "
-                "or load the model first with QClipModel.from_pretrained."
+                f"{type(self.model).__name__}. If `model` is a Hub repo with an adapter_config.json naming another "
+                "base model (not pushed by qclip-hf), load it with QClipModel.from_pretrained and pass the model."
             )
         # Eval mode is what lets the model cache the text features; the processor samples deterministically.
         self.model.eval()
