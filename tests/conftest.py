@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
+from qclip_hf import QClipConfig, QClipModel
 from qclip_hf.backbones.tiny import save_tiny_backbone
 
 
@@ -20,3 +22,13 @@ def tiny_backbone_dir(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_backbone_dir, tmp_path_factory) -> str:
+    """A saved tiny Q-CLIP (4 frames, SCMA r=4 on the last 2 blocks) on the tiny CLIP backbone."""
+    torch.manual_seed(0)
+    config = QClipConfig(backbone=tiny_backbone_dir("clip"), scma_config={"r": 4, "layers": 2}, num_frames=4)
+    path = tmp_path_factory.mktemp("qclip") / "model"
+    QClipModel(config).save_pretrained(path)
+    return str(path)

@@ -6,22 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 import qclip_hf  # noqa: F401
-from qclip_hf import QClipConfig, QClipModel
 from qclip_hf.cli import main
 from qclip_hf.inference import read_rows
 from qclip_hf.synthetic import generate_quality_dataset
-
-
-@pytest.fixture(scope="module")
-def model_dir(tiny_backbone_dir, tmp_path_factory):
-    torch.manual_seed(0)
-    config = QClipConfig(backbone=tiny_backbone_dir("clip"), scma_config={"r": 4, "layers": 2}, num_frames=4)
-    path = tmp_path_factory.mktemp("qclip") / "model"
-    QClipModel(config).save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

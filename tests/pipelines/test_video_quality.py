@@ -12,7 +12,7 @@ from PIL import Image
 from transformers import pipeline
 
 import qclip_hf  # noqa: F401  (registers the model type)
-from qclip_hf import QClipConfig, QClipModel
+from qclip_hf import QClipModel
 from qclip_hf.pipelines import VideoQualityPipeline, register_video_quality_pipeline, segment_bounds
 
 
@@ -30,15 +30,6 @@ def write_video(path, num_frames: int = 20, seed: int = 0, fps: int = 10) -> np.
         for packet in stream.encode():
             container.mux(packet)
     return frames
-
-
-@pytest.fixture(scope="module")
-def model_dir(tiny_backbone_dir, tmp_path_factory):
-    torch.manual_seed(0)
-    config = QClipConfig(backbone=tiny_backbone_dir("clip"), scma_config={"r": 4, "layers": 2}, num_frames=4)
-    path = tmp_path_factory.mktemp("qclip") / "model"
-    QClipModel(config).save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
