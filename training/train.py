@@ -162,8 +162,10 @@ def main(argv: list[str] | None = None) -> dict:
         args.eval_sets.insert(0, (f"split-{args.protocol_split}", f"{args.train_data} (20% of split)"))
         train_data = train_data.select(train_rows)
     train_set = VideoQualityDataset(train_data, processor, args.label_column, training=True,
-                                    sampling_strategy=args.train_sampling, seed=args.seed)
-    eval_sets = {name: VideoQualityDataset(ds, processor, args.label_column, sampling_strategy=args.eval_sampling)
+                                    sampling_strategy=args.train_sampling, seed=args.seed,
+                                    name=f"--train_data {args.train_data}")
+    eval_sets = {name: VideoQualityDataset(ds, processor, args.label_column, sampling_strategy=args.eval_sampling,
+                                           name=f"--eval_data {name}")
                  for name, ds in eval_data.items()}
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=len(train_set) > args.batch_size,
                               num_workers=args.num_workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from typing import Any
 
@@ -42,6 +43,13 @@ def load_videofolder(
         raise FileNotFoundError(
             f"{metadata} not found: videofolder needs a metadata.csv with file_name and {mos_column}"
         )
+    with open(metadata, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), None)
+        has_rows = next(handle, None) is not None
+    if not header or "file_name" not in header:
+        raise ValueError(f"{metadata} has no 'file_name' column (header: {header}).")
+    if not has_rows:
+        raise ValueError(f"{metadata} lists no videos (only a header).")
     dataset = datasets.load_dataset("videofolder", data_dir=data_dir, split=split, **load_kwargs)
     if mos_column not in dataset.column_names:
         raise ValueError(f"mos_column {mos_column!r} not in metadata.csv columns {dataset.column_names}")

@@ -62,15 +62,17 @@ class VideoQualityDataset(Dataset):
         training (`bool`): sample with the training strategy (e.g. `Mixed`) instead of the eval one.
         sampling_strategy (`str`, *optional*): override of the processor's strategy for this split.
         seed (`int`): base seed.
+        name (`str`): what the dataset is (e.g. its spec), used in error messages.
     """
 
     def __init__(self, dataset, processor: QClipVideoProcessor, label_column: str = "mos", training: bool = False,
-                 sampling_strategy: str | None = None, seed: int = 0, video_column: str = "video"):
+                 sampling_strategy: str | None = None, seed: int = 0, video_column: str = "video",
+                 name: str = "dataset"):
         for column in (video_column, label_column):
             if column not in dataset.column_names:
-                raise ValueError(f"dataset has no {column!r} column; columns: {dataset.column_names}.")
+                raise ValueError(f"{name} has no {column!r} column; columns: {dataset.column_names}.")
         if len(dataset) == 0:
-            raise ValueError("dataset is empty.")
+            raise ValueError(f"{name} is empty: no videos to train or evaluate on.")
         self.dataset = dataset
         self.processor = processor
         self.label_column = label_column

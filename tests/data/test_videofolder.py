@@ -41,3 +41,16 @@ def test_videofolder_errors(folder):
     (folder / "metadata.csv").unlink()
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
         load_videofolder(folder)
+
+
+def test_metadata_without_rows_or_file_name_column_is_named(tmp_path):
+    import pytest
+
+    from qclip_hf.data.videofolder import load_videofolder
+
+    (tmp_path / "metadata.csv").write_text("file_name,mos\n")
+    with pytest.raises(ValueError, match=r"metadata\.csv lists no videos"):
+        load_videofolder(tmp_path)
+    (tmp_path / "metadata.csv").write_text("name,mos\na.mp4,3\n")
+    with pytest.raises(ValueError, match=r"has no 'file_name' column"):
+        load_videofolder(tmp_path)

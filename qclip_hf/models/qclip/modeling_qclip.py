@@ -210,8 +210,12 @@ class QClipModel(QClipPreTrainedModel):
         return self
 
     # ------------------------------------------------------------------ features
+    def _text_side_parameters(self) -> list[torch.Tensor]:
+        """The weights that can change the level text features: the adapter and the prompt context."""
+        return [p for n, p in self.named_parameters() if "scma_" in n or "prompt_learner" in n]
+
     def _text_cache_key(self) -> tuple:
-        params = [p for n, p in self.named_parameters(remove_duplicate=True) if "scma_" in n or "prompt_learner" in n]
+        params = self._text_side_parameters()
         adapters_off = isinstance(self.backbone, PeftModel) and any(
             getattr(m, "disable_adapters", False) for m in self.dual_encoder.modules() if hasattr(m, "scma_route")
         )
@@ -225,9 +229,7 @@ class QClipModel(QClipPreTrainedModel):
         in place or the adapter is switched; with gradients enabled on those weights they are always recomputed so
         gradients stay correct.
         """
-        needs_grad = torch.is_grad_enabled() and any(
-            p.requires_grad for n, p in self.named_parameters() if "scma_" in n or "prompt_learner" in n
-        )
+        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self._text_side_parameters())
         use_cache = not self.training and not needs_grad
         key = self._text_cache_key() if use_cache else None
         if use_cache and self._text_cache is not None and self._text_cache[0] == key:
