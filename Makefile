@@ -10,6 +10,9 @@ setup: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
 	@command -v ffmpeg >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; }
+	@# Headless Chromium and its Selenium driver for the browser tests of the report and the app (Debian packages).
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(PIP) install -q -c .ci/constraints.txt torch torchvision
 	$(PIP) install -q -c .ci/constraints.txt -e ".[dev]"
 	@touch $(STAMP)
@@ -17,8 +20,10 @@ $(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
 demo: setup
 	$(PYTHON) training/demo.py
 
+# pytest's own exit code (1 failures, 2 interrupted, 5 no tests) is kept in outputs/pytest-exit-code for CI.
 test: setup
-	$(PYTHON) -m pytest tests
+	@mkdir -p outputs
+	@$(PYTHON) -m pytest tests; code=$$?; echo $$code > outputs/pytest-exit-code; exit $$code
 
 bench: setup
 	$(PYTHON) bench/run_all.py

@@ -127,8 +127,8 @@ def render_table(rows: list[dict], previous: dict[str, dict] | None = None) -> s
             console.print(table)
         return captured.get()
     except ImportError:
-        widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
-        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in [header, *lines])
+        widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
+        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) for cells in [header, *lines])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,36 +1,31 @@
 """qclip-hf: Q-CLIP video quality assessment on the Hugging Face stack.
 
-Importing the package registers the "SCMA" PEFT method and the "qclip" model type with the Auto classes.
+Importing the package registers the "SCMA" PEFT method, the "qclip" and "pe_core" model types with the Auto classes,
+the Q-CLIP video processor and the "video-quality" pipeline (see `qclip_hf.registration`: at once when transformers
+or PEFT is already imported, otherwise as soon as one of them is). The public names below are imported lazily, on
+first use, so `import qclip_hf` and `qclip-vqa --help` do not pay for torch.
+
+Example:
+    ```python
+    >>> import qclip_hf
+    >>> from transformers import pipeline
+    >>> pipe = pipeline("video-quality", model="outputs/demo/run/final")  # doctest: +SKIP
+    ```
 """
 
-from transformers import AutoConfig, AutoModel
-
-from .models.pe_core import PECoreConfig, PECoreModel, register_pe_core_auto_classes
-from .models.qclip import PRESETS, QClipConfig, QClipModel, QClipOutput, QClipPreTrainedModel
-from .models.qclip.video_processing_qclip import QClipVideoProcessor, register_qclip_video_processor
-from .pipelines.video_quality import VideoQualityPipeline, register_video_quality_pipeline
-from .tuners.scma import SCMAConfig, SCMAModel, register_scma_peft_method
+from ._lazy import lazy_attributes
+from .registration import install_deferred_registration
 
 __version__ = "0.1.0"
 
-register_scma_peft_method()
-AutoConfig.register(QClipConfig.model_type, QClipConfig, exist_ok=True)
-AutoModel.register(QClipConfig, QClipModel, exist_ok=True)
-register_pe_core_auto_classes()
-register_qclip_video_processor(QClipConfig)
-register_video_quality_pipeline()
+_IMPORT_STRUCTURE = {
+    "models.pe_core": ["PECoreConfig", "PECoreModel"],
+    "models.qclip": ["PRESETS", "QClipConfig", "QClipModel", "QClipOutput", "QClipPreTrainedModel"],
+    "models.qclip.video_processing_qclip": ["QClipVideoProcessor"],
+    "pipelines.video_quality": ["VideoQualityPipeline"],
+    "tuners.scma": ["SCMAConfig", "SCMAModel", "register_scma_peft_method"],
+}
 
-__all__ = [
-    "PECoreConfig",
-    "PECoreModel",
-    "PRESETS",
-    "QClipVideoProcessor",
-    "QClipConfig",
-    "QClipModel",
-    "QClipOutput",
-    "QClipPreTrainedModel",
-    "SCMAConfig",
-    "SCMAModel",
-    "VideoQualityPipeline",
-    "register_scma_peft_method",
-]
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, _IMPORT_STRUCTURE)
+
+install_deferred_registration()

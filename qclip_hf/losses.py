@@ -1,8 +1,9 @@
 """Training losses for quality regression: the DOVER / FAST-VQA losses the Q-CLIP reference release trains with.
 
 The reference recipe is `plcc_loss + 0.3 * rank_loss`. Both losses are batch-level: they compare every prediction
-with the rest of the batch, so a batch must hold at least 2 samples (use `drop_last=True` in the training loader, or
-a batch size that leaves no singleton last batch per process).
+with the rest of the batch, so a batch must hold at least 2 samples. `QualityLoss(..., single_sample="zero")` gives
+the release's behaviour instead: a batch of one sample has loss 0 with a zero gradient (the optimizer still steps).
+Under DDP, `training/train.py` computes these losses on the gathered global batch, not per process.
 """
 
 from __future__ import annotations
@@ -14,12 +15,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LOSS_NAMES", "DEFAULT_RANK_WEIGHT", "plcc_loss", "rank_loss", "mse_loss", "QualityLoss", "build_loss"]
+__all__ = [
+    "LOSS_NAMES", "SINGLE_SAMPLE_MODES", "SHIFT_INVARIANT_LOSSES", "DEFAULT_RANK_WEIGHT",
+    "plcc_loss", "rank_loss", "mse_loss", "QualityLoss", "build_loss",
+]
 
 LOSS_NAMES = ("plcc", "rank", "mse")
 # The reference release weighs the ranking term by 0.3 when it is added to the PLCC term.
 DEFAULT_RANK_WEIGHT = 0.3
 _EPS = 1e-8
+# Epsilon guard of the PLCC loss: predictions whose population std is at most this fraction of (1 + |mean|) are
+# treated as constant. Without it the gradient there is about 1 / _EPS in size (8.4e6 measured on 4 constant
+# predictions) and points in an arbitrary direction; float32 noise on a constant is ~1e-7 of its size.
+_CONSTANT_STD = 1e-6
+SINGLE_SAMPLE_MODES = ("error", "zero")
+# Terms unchanged when a constant is added to every prediction: under a loss made only of these, a bias on the score
+# gets no gradient, so the training script freezes it.
+SHIFT_INVARIANT_LOSSES = ("plcc", "rank")
 _TERM = re.compile(r"^(?:(?P<weight>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*)?(?P<name>[a-z]+)$")
 
 
@@ -52,8 +64,12 @@ def plcc_loss(predictions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     Predictions and labels are z-scored with the population standard deviation (`eps = 1e-8` added to it), then
     `rho = mean(zp * zl)` and `loss = (mse(zp, zl) / 4 + mse(rho * zp, zl) / 4) / 2`. It is 0 for predictions that
-    are a positive affine map of the labels and 0.5 for a negative one. Constant predictions give
-    `mean(zl ** 2) / 4 = 0.25` with a zero gradient.
+    are a positive affine map of the labels and 0.5 for a negative one.
+
+    Constant predictions (std at most `1e-6 * (1 + |mean|)`, the epsilon guard) carry no ordering: the loss is then
+    `mean(zl ** 2) / 4` (0.25 for non-constant labels, 0 for a single sample) with a zero gradient. Without the guard
+    the formula's gradient there is about `1 / eps` in size (8.4e6 measured for 4 constant predictions). Batches with
+    a real spread are unaffected, so the value matches the release's formula wherever that one is well defined.
 
     Args:
         predictions (`torch.Tensor` of shape `(batch,)` or `(batch, 1)`): predicted quality scores.
@@ -77,10 +93,17 @@ def plcc_loss(predictions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         ```
     """
     predictions, labels = _flatten_pair(predictions, labels, min_samples=2)
-    sigma_hat, m_hat = torch.std_mean(predictions, correction=0)
-    zp = (predictions - m_hat) / (sigma_hat + _EPS)
     sigma, m = torch.std_mean(labels, correction=0)
     zl = (labels - m) / (sigma + _EPS)
+    return _plcc_loss_of_zscored_labels(predictions, zl)
+
+
+def _plcc_loss_of_zscored_labels(predictions: torch.Tensor, zl: torch.Tensor) -> torch.Tensor:
+    sigma_hat, m_hat = torch.std_mean(predictions, correction=0)
+    if sigma_hat.item() <= _CONSTANT_STD * (1.0 + abs(m_hat.item())):
+        # The epsilon guard (see the docstring): keep the graph so backward gives exact zeros.
+        return (torch.mean(zl**2) / 4 + 0.0 * predictions.sum()).float()
+    zp = (predictions - m_hat) / (sigma_hat + _EPS)
     loss0 = F.mse_loss(zp, zl) / 4
     rho = torch.mean(zp * zl)
     loss1 = F.mse_loss(rho * zp, zl) / 4
@@ -157,6 +180,9 @@ class QualityLoss(nn.Module):
 
     Args:
         weights (`Mapping[str, float]`): loss name (one of `"plcc"`, `"rank"`, `"mse"`) to its weight.
+        single_sample (`str`, *optional*, defaults to `"error"`): what the batch-level terms (`plcc`, `rank`) do
+            with a batch of one sample: `"error"` raises; `"zero"` gives 0 with a zero gradient, as the reference
+            release's training loop does for its last batch (`mse` is always computed).
 
     Example:
         ```python
@@ -171,8 +197,11 @@ class QualityLoss(nn.Module):
         ```
     """
 
-    def __init__(self, weights: Mapping[str, float]):
+    def __init__(self, weights: Mapping[str, float], single_sample: str = "error"):
         super().__init__()
+        if single_sample not in SINGLE_SAMPLE_MODES:
+            raise ValueError(f"`single_sample` must be one of {SINGLE_SAMPLE_MODES}, got {single_sample!r}.")
+        self.single_sample = single_sample
         if not isinstance(weights, Mapping) or len(weights) == 0:
             raise ValueError(f"`weights` must be a non-empty mapping of loss names in {LOSS_NAMES} to weights.")
         checked: dict[str, float] = {}
@@ -187,8 +216,12 @@ class QualityLoss(nn.Module):
 
     def forward(self, predictions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         total = None
+        single = self.single_sample == "zero" and isinstance(predictions, torch.Tensor) and predictions.numel() == 1
         for name, weight in self.weights.items():
-            term = _LOSS_FUNCTIONS[name](predictions, labels)
+            if single and name != "mse":
+                term = (0.0 * predictions.sum()).float()  # the release's value for a batch of one, zero gradient
+            else:
+                term = _LOSS_FUNCTIONS[name](predictions, labels)
             term = term if weight == 1.0 else weight * term
             total = term if total is None else total + term
         return total
@@ -205,7 +238,7 @@ class QualityLoss(nn.Module):
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def build_loss(name: str, rank_weight: float = DEFAULT_RANK_WEIGHT) -> QualityLoss:
+def build_loss(name: str, rank_weight: float = DEFAULT_RANK_WEIGHT, single_sample: str = "error") -> QualityLoss:
     """Build a `QualityLoss` from a spec string such as `"plcc+rank"`.
 
     A spec is one or more terms joined by `+`; a term is a loss name (`plcc`, `rank`, `mse`), optionally with an
@@ -215,6 +248,7 @@ def build_loss(name: str, rank_weight: float = DEFAULT_RANK_WEIGHT) -> QualityLo
     Args:
         name (`str`): the loss spec, e.g. `"plcc"`, `"rank"`, `"mse"`, `"plcc+rank"`, `"plcc+mse"`, `"plcc+1*rank"`.
         rank_weight (`float`, *optional*, defaults to 0.3): the default weight of `rank` inside a sum.
+        single_sample (`str`, *optional*, defaults to `"error"`): see [`QualityLoss`].
 
     Returns:
         `QualityLoss`
@@ -258,4 +292,4 @@ def build_loss(name: str, rank_weight: float = DEFAULT_RANK_WEIGHT) -> QualityLo
             weights[term] = rank_weight
         else:
             weights[term] = 1.0
-    return QualityLoss(weights)
+    return QualityLoss(weights, single_sample=single_sample)

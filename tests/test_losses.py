@@ -83,13 +83,35 @@ def test_gradients_are_finite(name, batch):
     assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
 
 
-def test_constant_predictions_give_finite_loss_and_gradient():
-    p = torch.full((4,), 2.0, requires_grad=True)
+def test_constant_predictions_give_quarter_loss_and_exactly_zero_gradient():
+    # Without the epsilon guard the gradient here was 8.4e6 in size (1 / eps), pointing nowhere in particular.
     y = torch.tensor([1.0, 2.0, 3.0, 4.0])
-    loss = build_loss("plcc+rank")(p, y)
+    for value in (2.0, -350.0):
+        p = torch.full((4,), value, requires_grad=True)
+        loss = build_loss("plcc+rank")(p, y)
+        loss.backward()
+        assert loss.item() == pytest.approx(0.25, abs=1e-6)
+        assert torch.equal(p.grad, torch.zeros(4))
+
+
+def test_guard_leaves_small_but_real_spreads_alone():
+    y = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    p = torch.tensor([0.0, 1e-4, 2e-4, 3e-4], dtype=torch.float64)
+    assert plcc_loss(p, y.double()).item() == pytest.approx(_np_plcc_loss(p.numpy(), y.double().numpy()), abs=1e-9)
+
+
+def test_single_sample_zero_mode_gives_release_behaviour():
+    loss_fn = build_loss("plcc+rank", single_sample="zero")
+    p = torch.tensor([0.7], requires_grad=True)
+    loss = loss_fn(p, torch.tensor([3.0]))
     loss.backward()
-    assert loss.item() == pytest.approx(0.25, abs=1e-6)
-    assert torch.isfinite(p.grad).all()
+    assert loss.item() == 0.0 and torch.equal(p.grad, torch.zeros(1))
+    assert build_loss("mse", single_sample="zero")(torch.tensor([1.0]), torch.tensor([3.0])).item() == 4.0
+    # Larger batches are unaffected by the mode.
+    p2, y2 = torch.tensor([0.1, 0.5, 0.2]), torch.tensor([1.0, 2.0, 3.0])
+    assert loss_fn(p2, y2).item() == build_loss("plcc+rank")(p2, y2).item()
+    with pytest.raises(ValueError, match="single_sample"):
+        build_loss("plcc", single_sample="skip")
 
 
 def test_batch_of_two():

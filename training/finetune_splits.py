@@ -5,8 +5,10 @@ run per split (optionally from a trained adapter), a table of SROCC / PLCC per s
     accelerate launch training/finetune_splits.py --data KoNViD-1k:/data/KoNViD --labels_dir ../shared/data_labels \
         --init_from user/qclip-lsvq --output_dir runs/konvid-ft -- --num_epochs 8 --weight_decay 5e-2
 
-Arguments after `--` go to `training/train.py` unchanged (the fine-tuning recipe of the reference release uses
-weight decay 5e-2, which is this command's default).
+Arguments after `--` go to `training/train.py` unchanged. The settings come from `train.py --recipe` (default
+`reference`: the release's `options/finetune/<dataset>.yml` values for the standard datasets, picked by the dataset
+name of `--data`); `--weight_decay` here overrides them. `--release_split` runs only the release's single split
+(`random.Random(42).shuffle` of the label-file order, first 80 % train), which is DOVER's split 0.
 """
 
 from __future__ import annotations
@@ -35,11 +37,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument("--init_from", default=None, help="Trained Q-CLIP to start every split from (dir or Hub id).")
     parser.add_argument("--num_splits", type=int, default=10)
     parser.add_argument("--first_split", type=int, default=0)
-    parser.add_argument("--weight_decay", type=float, default=5e-2)
+    parser.add_argument("--weight_decay", type=float, default=None,
+                        help="Override of the recipe's weight decay (reference fine-tuning: 5e-2, YouTube-UGC 1e-4).")
+    parser.add_argument("--release_split", action="store_true",
+                        help="Only the release's single seed-42 80/20 split (= split 0).")
     parser.add_argument("--output_dir", required=True)
     args = parser.parse_args(argv)
     if args.num_splits < 1 or args.first_split < 0:
         parser.error("--num_splits must be >= 1 and --first_split >= 0.")
+    if args.release_split:
+        args.num_splits, args.first_split = 1, 0
     return args, extra
 
 
@@ -58,16 +65,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args, extra = parse_args(argv)
     rows = []
     for split in range(args.first_split, args.first_split + args.num_splits):
-        run_args = ["--train_data", args.data, "--protocol_split", str(split), "--weight_decay",
-                    str(args.weight_decay), "--output_dir", os.path.join(args.output_dir, f"split-{split}")]
+        run_args = ["--train_data", args.data, "--protocol_split", str(split),
+                    "--output_dir", os.path.join(args.output_dir, f"split-{split}")]
+        if args.weight_decay is not None:
+            run_args += ["--weight_decay", str(args.weight_decay)]
         if args.labels_dir:
             run_args += ["--labels_dir", args.labels_dir]
         if args.init_from:
             run_args += ["--init_from", args.init_from]
         summary = train.main(run_args + extra)
-        reported = summary["reported"][f"split-{split}"] if summary["reported"] else {"srocc": math.nan, "plcc": math.nan}
+        best = summary["best"]  # selected on the split's 20 % (the test part), as the release does
+        reported = best["metrics"][f"split-{split}"] if best else {"srocc": math.nan, "plcc": math.nan}
         rows.append({"split": split, "srocc": reported["srocc"], "plcc": reported["plcc"],
-                     "epoch": summary["reported"]["epoch"] if summary["reported"] else None})
+                     "epoch": best["epoch"] if best else None})
     table = split_table(rows)
     if int(os.environ.get("RANK", "0")) == 0:  # under `accelerate launch`, one process writes
         print(table)

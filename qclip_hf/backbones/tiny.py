@@ -155,3 +155,122 @@ def save_tiny_backbone(save_directory: str | os.PathLike, family: str = "clip", 
     max_len = model.config.text_config.max_position_embeddings
     build_tiny_tokenizer(model_max_length=max_len).save_pretrained(save_directory)
     return save_directory
+
+
+def tiny_pe_core_config(
+    width: int = 32,
+    num_layers: int = 4,
+    num_heads: int = 2,
+    image_size: int = 32,
+    patch_size: int = 8,
+    pooling_heads: int = 4,
+    context_length: int = 32,
+    layer_scale: float | None = 0.1,
+    **vision_overrides,
+):
+    """Config of a tiny random PE-Core dual encoder in the reference release's layout: both towers and the joint
+    embedding `width` wide (the release shares adapter weights across towers and adds P-SCMA's `width`-sized output
+    to the projected feature, so it needs all three equal), a class token and 2D RoPE (head width 16 by default).
+
+    `vision_overrides` go to the vision config (e.g. `legacy_class_token_rope=True`).
+    """
+    from ..models.pe_core import PECoreConfig
+
+    vision = dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=num_layers,
+                  num_attention_heads=num_heads, image_size=image_size, patch_size=patch_size,
+                  layer_scale_init_value=layer_scale, pooling_num_attention_heads=pooling_heads,
+                  pooling_intermediate_size=2 * width, **vision_overrides)
+    text = dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=num_layers,
+                num_attention_heads=num_heads, max_position_embeddings=context_length, layer_scale_init_value=layer_scale)
+    return PECoreConfig(vision_config=vision, text_config=text, projection_dim=width)
+
+
+def tiny_pe_core_meta_state_dict(config, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random PE-Core weights for `config` in the layout of Meta's release (`core/vision_encoder/pe.py`), the layout
+    the Q-CLIP release saves under `clip_model.`.
+
+    Each tensor is drawn from its own generator seeded by `seed` and its name, so the weights do not depend on how a
+    model class orders or groups its parameters: LayerNorm weights `1 + 0.1 N(0,1)`, matrices `N(0,1)/sqrt(fan_in)`,
+    biases and layer scales `0.1 N(0,1)` (no trivial zero or unit values that would hide a wrong mapping),
+    embeddings `0.5 N(0,1)`, `logit_scale` ln(100).
+    """
+    import zlib
+
+    vision, text = config.vision_config, config.text_config
+    w, e = vision.hidden_size, config.projection_dim
+    shapes: dict[str, tuple[int, ...]] = {
+        "visual.conv1.weight": (w, vision.num_channels, vision.patch_size, vision.patch_size),
+        "visual.positional_embedding": (vision.num_positions, w),
+        "visual.ln_pre.weight": (w,), "visual.ln_pre.bias": (w,),
+        "visual.ln_post.weight": (w,), "visual.ln_post.bias": (w,),
+        "visual.attn_pool.probe": (1, 1, w),
+        "visual.attn_pool.attn.in_proj_weight": (3 * w, w), "visual.attn_pool.attn.in_proj_bias": (3 * w,),
+        "visual.attn_pool.attn.out_proj.weight": (w, w), "visual.attn_pool.attn.out_proj.bias": (w,),
+        "visual.attn_pool.layernorm.weight": (w,), "visual.attn_pool.layernorm.bias": (w,),
+        "visual.attn_pool.mlp.c_fc.weight": (vision.pooling_intermediate_size, w),
+        "visual.attn_pool.mlp.c_fc.bias": (vision.pooling_intermediate_size,),
+        "visual.attn_pool.mlp.c_proj.weight": (w, vision.pooling_intermediate_size),
+        "visual.attn_pool.mlp.c_proj.bias": (w,),
+        "visual.proj": (w, e),
+        "token_embedding.weight": (text.vocab_size, text.hidden_size),
+        "positional_embedding": (text.max_position_embeddings, text.hidden_size),
+        "ln_final.weight": (text.hidden_size,), "ln_final.bias": (text.hidden_size,),
+        "text_projection": (text.hidden_size, e),
+    }
+    if vision.use_class_token:
+        shapes["visual.class_embedding"] = (w,)
+    for prefix, tower in (("visual.transformer", vision), ("transformer", text)):
+        d, m = tower.hidden_size, tower.intermediate_size
+        for i in range(tower.num_hidden_layers):
+            block = f"{prefix}.resblocks.{i}"
+            shapes.update({
+                f"{block}.ln_1.weight": (d,), f"{block}.ln_1.bias": (d,),
+                f"{block}.ln_2.weight": (d,), f"{block}.ln_2.bias": (d,),
+                f"{block}.attn.in_proj_weight": (3 * d, d), f"{block}.attn.in_proj_bias": (3 * d,),
+                f"{block}.attn.out_proj.weight": (d, d), f"{block}.attn.out_proj.bias": (d,),
+                f"{block}.mlp.c_fc.weight": (m, d), f"{block}.mlp.c_fc.bias": (m,),
+                f"{block}.mlp.c_proj.weight": (d, m), f"{block}.mlp.c_proj.bias": (d,),
+            })
+            if tower.layer_scale_init_value is not None:
+                shapes[f"{block}.ls_1.gamma"] = (d,)
+                shapes[f"{block}.ls_2.gamma"] = (d,)
+    state = {"logit_scale": torch.tensor(4.6052)}
+    for name, shape in shapes.items():
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+        noise = torch.randn(shape, generator=generator)
+        if ".ln" in name and name.endswith(".weight") or name.endswith("layernorm.weight"):
+            value = 1.0 + 0.1 * noise
+        elif name.endswith(("embedding", "embedding.weight", "probe")):
+            value = 0.5 * noise
+        elif len(shape) >= 2:
+            value = noise / (shape[0] if name in ("visual.proj", "text_projection") else shape[-1]) ** 0.5
+        else:
+            value = 0.1 * noise
+        state[name] = value
+    return state
+
+
+def build_tiny_pe_core_backbone(seed: int = 0, **config_kwargs) -> PreTrainedModel:
+    """A tiny random [`PECoreModel`] with the weights of [`tiny_pe_core_meta_state_dict`], deterministic for `seed`
+    whatever the model's internal layout."""
+    from ..models.pe_core import PECoreModel
+    from ..models.pe_core.convert_pe_core_checkpoint import convert_pe_core_state_dict
+
+    config = tiny_pe_core_config(**config_kwargs)
+    weights = convert_pe_core_state_dict(tiny_pe_core_meta_state_dict(config, seed), config, source="meta")
+    with torch.device("meta"):
+        model = PECoreModel(config)
+    model.load_state_dict(weights, strict=True, assign=True)
+    return model.eval()
+
+
+def save_tiny_pe_core_backbone(save_directory: str | os.PathLike, seed: int = 0, **config_kwargs) -> Path:
+    """Build a tiny PE-Core backbone and save it with the CLIP BPE tokenizer PE-Core uses (needs `open_clip`'s
+    bundled merges file)."""
+    from ..models.pe_core import build_pe_core_tokenizer
+
+    save_directory = Path(save_directory)
+    model = build_tiny_pe_core_backbone(seed=seed, **config_kwargs)
+    model.save_pretrained(save_directory)
+    build_pe_core_tokenizer(model.config.text_config.max_position_embeddings).save_pretrained(save_directory)
+    return save_directory

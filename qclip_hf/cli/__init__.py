@@ -1,40 +1,66 @@
-"""The `qclip-vqa` command line (console script `qclip-vqa = qclip_hf.cli:main`)."""
+"""The `qclip-vqa` command line (console script `qclip-vqa = qclip_hf.cli:main`).
+
+Start-up time is a feature: building the parser imports only the standard library and the subcommand modules,
+whose `add_<name>_parser` functions import nothing heavy (torch, transformers and the model load inside each
+`run_<name>`). So `qclip-vqa --help` and argument errors return before torch is imported.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
+from .app import add_app_parser
+from .report import add_report_parser
 from .score import add_score_parser, build_pipeline, run_score
+
+EXIT_NOT_STARTED = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `qclip-vqa` parser with its subcommands `score`, `report` and `app` (imports no torch).
+
+    Example:
+        ```python
+        >>> from qclip_hf.cli import build_parser
+        >>> build_parser().parse_args(["report", "scores.csv", "--output", "report.html"]).command
+        'report'
+        ```
+    """
     parser = argparse.ArgumentParser(prog="qclip-vqa", description="Q-CLIP video quality assessment.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_score_parser(subparsers)
+    add_report_parser(subparsers)
+    add_app_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse `argv` (default `sys.argv[1:]`), run the command, return the exit code.
 
-    Exit codes: 0 success; 1 some files failed (without `--allow_failures`); 2 bad arguments or inputs.
+    Exit codes: 0 success; 1 some inputs failed (without `--allow_failures`); 2 the run could not start (usage,
+    model, output, device), printed as one line `error: <what> — <what to do>` (`--debug` adds the traceback).
 
     Example:
         ```python
         >>> from qclip_hf.cli import main
-        >>> main(["score", "videos/", "--model", "outputs/demo/final", "--output", "scores.csv"])  # doctest: +SKIP
+        >>> main(["score", "videos/", "--model", "outputs/demo/run/final", "--output", "scores.csv"])  # doctest: +SKIP
         0
         ```
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ..errors import QClipError
+
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"qclip-vqa {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except (QClipError, ValueError, FileNotFoundError) as error:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NOT_STARTED
 
 
 __all__ = ["build_parser", "build_pipeline", "main", "run_score"]

@@ -1,27 +1,18 @@
-"""🤗 datasets loaders for VQA data: the six standard datasets, a user's videofolder, and the 10 x 80/20 splits."""
+"""🤗 datasets loaders for VQA data: the six standard datasets, a user's videofolder, and the 10 x 80/20 splits.
 
-from .labels import LabelRow, read_label_file
-from .splits import dover_split_indices, dover_splits
-from .videofolder import load_videofolder
-from .vqa import (
-    LIVE_QUALCOMM_RAW_FORMAT,
-    VQA_DATASETS,
-    MissingVideosWarning,
-    VQADatasetSpec,
-    load_vqa_dataset,
-    report_missing,
-)
+Public names are imported lazily, on first use (see `qclip_hf._lazy`).
+"""
 
-__all__ = [
-    "LIVE_QUALCOMM_RAW_FORMAT",
-    "VQA_DATASETS",
-    "LabelRow",
-    "MissingVideosWarning",
-    "VQADatasetSpec",
-    "dover_split_indices",
-    "dover_splits",
-    "load_videofolder",
-    "load_vqa_dataset",
-    "read_label_file",
-    "report_missing",
-]
+from .._lazy import lazy_attributes
+
+_IMPORT_STRUCTURE = {
+    "labels": ["LabelRow", "read_label_file"],
+    "splits": ["dover_split_indices", "dover_splits"],
+    "videofolder": ["load_videofolder"],
+    "vqa": [
+        "LIVE_QUALCOMM_RAW_FORMAT", "VQA_DATASETS", "MissingVideosWarning", "VQADatasetSpec", "load_vqa_dataset",
+        "report_missing",
+    ],
+}
+
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, _IMPORT_STRUCTURE)

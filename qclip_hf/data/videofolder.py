@@ -61,6 +61,8 @@ def load_videofolder(
     scores = [float(v) for v in dataset[mos_column]]
     if mos_range is None:
         mos_range = (min(scores), max(scores)) if scores else (0.0, 1.0)
+        if mos_range[1] == mos_range[0]:  # one video (or equal scores): any unit range keeps them in [0, 1]
+            mos_range = (mos_range[0], mos_range[0] + 1.0)
     low, high = (float(v) for v in mos_range)
     if not high > low:
         raise ValueError(f"mos_range must have high > low, got {mos_range!r}")

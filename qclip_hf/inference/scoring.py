@@ -1,20 +1,24 @@
-"""Error-tolerant batch scoring of video files with a [`VideoQualityPipeline`], on one or N processes.
+"""Error-tolerant, resumable batch scoring of videos with a [`VideoQualityPipeline`], on one or N processes.
 
 The pipeline's own `__call__` stops at the first unreadable file, as every transformers pipeline does. Here each
-file is preprocessed on its own (in DataLoader workers when `num_workers > 0`), a file that raises is recorded
+input is preprocessed on its own (in DataLoader workers when `num_workers > 0`), an input that raises is recorded
 with its error, and the readable ones are batched through the pipeline's `forward` and `postprocess`: the same
 scoring as `pipe(paths, batch_size=...)`, file by file identical.
 
-Under `accelerate launch` (N processes) each rank scores the rank-strided shard `todo[rank::N]` of the files not
-done yet, writes its rows to its own journal, and the main process merges the journals into the one output: every
-file exactly once, whatever the number of processes (see :mod:`.results`).
+Resume: a row of an earlier run into the same output is reused only when its resume key (file identity, model
+fingerprint, scoring options; see :mod:`.resume_key`) matches; every other input is scored (again).
+
+Under `accelerate launch` (N processes) each rank scores the rank-strided shard `todo[rank::N]`, writes its rows to
+its own journal, and the main process merges the journals into the one output: every input exactly once, whatever
+the number of processes (see :mod:`.results`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,11 +26,23 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..pipelines.video_quality import VideoQualityPipeline, collate_model_inputs
-from .results import JournalWriter, completed_paths, merge_results, output_format, read_rows, result_row
+from .names import encode_path
+from .results import JournalWriter, check_output, merge_results, previous_rows, result_row
+from .resume_key import file_identity, model_fingerprint, run_key, scoring_options
+
+
+def _needs_file_object(path: str) -> bool:
+    # Names that are not valid UTF-8 reach Python as str with lone surrogates, which torchcodec's C++ binding
+    # rejects; an open binary file (its `.name` still names the file in errors) decodes with either backend.
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return not path.lower().endswith(".yuv")
+    return False
 
 
 class _PreprocessedFiles(Dataset):
-    """Item `i`: `(path, model_inputs, None)` or `(path, None, error message)` for a file that cannot be read."""
+    """Item `i`: `(path, model_inputs, None)` or `(path, None, error message)` for an input that cannot be read."""
 
     def __init__(self, pipe: VideoQualityPipeline, files: Sequence[str], preprocess_params: dict[str, Any]):
         self.pipe, self.files, self.params = pipe, list(files), preprocess_params
@@ -37,8 +53,10 @@ class _PreprocessedFiles(Dataset):
     def __getitem__(self, index: int) -> tuple[str, dict[str, torch.Tensor] | None, str | None]:
         path = self.files[index]
         try:
-            return path, self.pipe.preprocess(path, **self.params), None
-        except Exception as error:  # noqa: BLE001 — any failure of one file is that file's result, not the run's
+            with contextlib.ExitStack() as stack:
+                video = stack.enter_context(open(path, "rb")) if _needs_file_object(path) else path
+                return path, self.pipe.preprocess(video, **self.params), None
+        except Exception as error:  # noqa: BLE001 — any failure of one input is that input's result, not the run's
             return path, None, f"{type(error).__name__}: {error}"
 
 
@@ -51,15 +69,19 @@ def iter_scored_rows(
     files: Sequence[str],
     batch_size: int = 1,
     num_workers: int = 0,
+    identities: dict[str, dict[str, Any]] | None = None,
+    key: str | None = None,
     **pipeline_params: Any,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Score `files` and yield the result rows batch by batch (failed files included, with their error).
+    """Score `files` and yield the result rows batch by batch (failed inputs included, with their error).
 
     Args:
         pipe ([`VideoQualityPipeline`]): the pipeline (its model, processor and device).
-        files (`Sequence[str]`): video paths.
+        files (`Sequence[str]`): video paths or URLs.
         batch_size (`int`, *optional*, defaults to 1): videos per forward pass.
         num_workers (`int`, *optional*, defaults to 0): DataLoader workers decoding ahead of the model.
+        identities (`dict`, *optional*): `file_identity` per path, stored in the rows (for resuming).
+        key (`str`, *optional*): the run key stored in the rows (for resuming).
         pipeline_params: `num_frames`, `sampling_strategy`, `return_temporal`, `num_segments`.
 
     Example:
@@ -72,6 +94,7 @@ def iter_scored_rows(
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
+    identities = identities or {}
     preprocess_params, forward_params, postprocess_params = pipe._sanitize_parameters(**pipeline_params)
     preprocess_params = {**pipe._preprocess_params, **preprocess_params}
     loader = DataLoader(_PreprocessedFiles(pipe, files, preprocess_params), batch_size=batch_size,
@@ -81,26 +104,35 @@ def iter_scored_rows(
         good = [(i, path, inputs) for i, (path, inputs, _) in enumerate(items) if inputs is not None]
         for i, (path, inputs, error) in enumerate(items):
             if inputs is None:
-                rows[i] = {"path": path, "status": "failed", "score": None, "error": error}
+                rows[i] = result_row(path, error=error, identity=identities.get(path), key=key)
         if good:
             outputs = pipe.forward(collate_model_inputs([inputs for _, _, inputs in good]), **forward_params)
             for j, (i, path, _) in enumerate(good):
-                single = {key: value[j:j + 1] for key, value in outputs.items()}
-                rows[i] = result_row(path, pipe.postprocess(single, **postprocess_params))
+                single = {name: value[j:j + 1] for name, value in outputs.items()}
+                rows[i] = result_row(path, pipe.postprocess(single, **postprocess_params),
+                                     identity=identities.get(path), key=key)
         yield [rows[i] for i in range(len(items))]
 
 
 @dataclass
 class ScoringSummary:
-    """Counts of one run. `skipped`: already scored by an earlier run of the same output (resume)."""
+    """Counts of one run.
+
+    `new`: inputs with no row in the output; `rescored`: inputs whose earlier row did not match the resume key (or
+    had failed); `reused`: inputs whose earlier row matched and was kept. `ok` / `failed`: outcome of the inputs
+    scored in this run. `skipped_files`: files in the walked folders that are not videos (set by the caller).
+    """
 
     total: int
     ok: int
     failed: int
-    skipped: int
+    reused: int
+    rescored: int
+    new: int
     seconds: float
     output: str
-    failures: list[tuple[str, str]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped_files: int = 0
 
     @property
     def videos_per_second(self) -> float:
@@ -109,8 +141,31 @@ class ScoringSummary:
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
-        return (f"{self.total} files: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already done) "
-                f"in {self.seconds:.1f} s ({self.videos_per_second:.2f} videos/s) -> {self.output}")
+        skipped = f"; {self.skipped_files} non-video files skipped" if self.skipped_files else ""
+        return (f"{self.total} videos: {self.new} new, {self.rescored} rescored, {self.reused} reused; "
+                f"{self.ok} ok, {self.failed} failed{skipped} in {self.seconds:.1f} s "
+                f"({self.videos_per_second:.2f} videos/s) -> {encode_path(self.output)}")
+
+
+def plan_resume(
+    files: Sequence[str], previous: dict[str, dict[str, Any]], identities: dict[str, dict[str, Any]], key: str
+) -> tuple[list[str], dict[str, str]]:
+    """Which inputs to score and why: `(todo, reason)` where `reason[path]` is `"new"`, `"rescored"` or `"reused"`.
+
+    A previous row is reused only if it succeeded and its `run_key`, `size` and `mtime_ns` all equal this run's.
+    """
+    reasons: dict[str, str] = {}
+    for path in files:
+        row = previous.get(encode_path(path))
+        identity = identities[path]
+        if row is None:
+            reasons[path] = "new"
+        elif (row.get("status") == "ok" and row.get("run_key") == key and row.get("size") == identity["size"]
+              and row.get("mtime_ns") == identity["mtime_ns"]):
+            reasons[path] = "reused"
+        else:
+            reasons[path] = "rescored"
+    return [path for path in files if reasons[path] != "reused"], reasons
 
 
 def score_to_file(
@@ -121,47 +176,67 @@ def score_to_file(
     num_workers: int = 0,
     state: Any = None,
     progress: bool = True,
+    fingerprint: dict[str, Any] | None = None,
     **pipeline_params: Any,
 ) -> ScoringSummary:
     """Score `files` into `output` (`.csv`, `.jsonl` or `.parquet`), resuming, on one or all launched processes.
 
-    Files already scored successfully in `output` (or in journals left by an interrupted run) are skipped; failed
-    ones are tried again. With `state` (an `accelerate.PartialState`) of N processes, every process must call
-    this with the same `files`; each scores its shard and the main process writes the merged output.
+    Rows of an earlier run are reused when their resume key matches (see :mod:`.resume_key`); everything else is
+    scored. With `state` (an `accelerate.PartialState`) of N processes, every process must call this with the same
+    `files`; each scores its shard and the main process writes the merged output. In one process, an exception
+    (KeyboardInterrupt included) still merges what was scored into `output` and leaves no journal behind.
+
+    Args:
+        fingerprint (`dict`, *optional*): `model_fingerprint(...)` of the model (default: computed from
+            `pipe.model`); the CLI passes the one of the id or folder it loaded.
 
     Example:
         ```python
-        >>> summary = score_to_file(pipe, collect_video_files(["clips/"]), "results.csv", batch_size=8)  # doctest: +SKIP
+        >>> summary = score_to_file(pipe, discover_inputs(["clips/"]).inputs, "results.csv", batch_size=8)  # doctest: +SKIP
         >>> print(summary.line())  # doctest: +SKIP
         ```
     """
-    output_format(output)  # fail before any work on a bad extension
+    check_output(output)  # fail before any work on a bad output
     rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
     is_main = rank == 0
     start = time.perf_counter()
-    done = completed_paths(output)
-    todo = [path for path in files if path not in done]
+    fingerprint = fingerprint or model_fingerprint(pipe.model)
+    key = run_key(fingerprint, scoring_options(pipe, **pipeline_params))
+    identities = {path: file_identity(path) for path in files}
+    if is_main:
+        merge_results(output)  # fold journals of an interrupted run in first, so this run's rows are the newest
     if state is not None:
-        # Every rank must have read the same `done` before any rank appends to its journal.
+        state.wait_for_everyone()
+    todo, reasons = plan_resume(files, previous_rows(output), identities, key)
+    if state is not None:
+        # Every rank must have read the same rows before any rank appends to its journal.
         state.wait_for_everyone()
     shard = todo[rank::world]
-    with JournalWriter(output, rank) as journal, tqdm(total=len(shard), unit="video", disable=not (progress and is_main),
-                                                      desc=f"scoring{f' (rank 0 of {world})' if world > 1 else ''}") as bar:
-        for rows in iter_scored_rows(pipe, shard, batch_size=batch_size, num_workers=num_workers, **pipeline_params):
+    journal = JournalWriter(output, rank)
+    bar = tqdm(total=len(shard), unit="video", disable=not (progress and is_main and shard),
+               desc=f"scoring{f' (rank 0 of {world})' if world > 1 else ''}")
+    try:
+        for rows in iter_scored_rows(pipe, shard, batch_size=batch_size, num_workers=num_workers,
+                                     identities=identities, key=key, **pipeline_params):
             journal.write(rows)
             bar.update(len(rows))
+    finally:
+        bar.close()
+        journal.close()
+        if world == 1:
+            merge_results(output)  # also on an exception: keep what was scored, leave no journal behind
     if state is not None:
         state.wait_for_everyone()
-    if is_main:
-        merge_results(output)
-    if state is not None:
+        if is_main:
+            merge_results(output)
         state.wait_for_everyone()
     seconds = time.perf_counter() - start
-    attempted = set(todo)
-    rows = [row for row in read_rows(output) if row["path"] in attempted]
-    failures = [(row["path"], row["error"]) for row in rows if row["status"] != "ok"]
-    return ScoringSummary(total=len(files), ok=len(rows) - len(failures), failed=len(failures),
-                          skipped=len(files) - len(todo), seconds=seconds, output=output, failures=failures)
+    rows = previous_rows(output)
+    attempted = [rows.get(encode_path(path)) for path in todo]
+    failures = [(row["path"], row["error"]) for row in attempted if row is not None and row["status"] != "ok"]
+    counts = {reason: sum(1 for r in reasons.values() if r == reason) for reason in ("new", "rescored", "reused")}
+    return ScoringSummary(total=len(files), ok=len(todo) - len(failures), failed=len(failures), seconds=seconds,
+                          output=output, failures=failures, **counts)
 
 
-__all__ = ["ScoringSummary", "iter_scored_rows", "score_to_file"]
+__all__ = ["ScoringSummary", "iter_scored_rows", "plan_resume", "score_to_file"]

@@ -1,5 +1,15 @@
 """VQA metrics: SROCC, PLCC, KROCC and RMSE, as plain functions and as an `evaluate` module (`vqa_metrics/`)."""
 
-from .compute import FIT_METHODS, METRIC_NAMES, compute_vqa_metrics, fit_logistic4, logistic4, vqa_metrics_path
+from .compute import (
+    FIT_METHODS,
+    METRIC_NAMES,
+    compute_vqa_metrics,
+    fit_function,
+    fit_logistic4,
+    logistic4,
+    logistic5,
+    vqa_metrics_path,
+)
 
-__all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "fit_logistic4", "logistic4", "vqa_metrics_path"]
+__all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "fit_function", "fit_logistic4", "logistic4",
+           "logistic5", "vqa_metrics_path"]

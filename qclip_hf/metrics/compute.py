@@ -6,10 +6,12 @@ same function so both report identical numbers.
 Three conventions exist in the field for PLCC and RMSE, selected by `fit`:
 
 - `"none"`: on the raw predictions, as the Q-CLIP reference release reports them (scipy on raw scores).
-- `"logistic4"`: the VQEG convention. A 4-parameter logistic
+- `"logistic4"` (alias `"logistic"`): the VQEG convention. A 4-parameter logistic
   `f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2` is fitted from predictions to labels by least squares
   (`scipy.optimize.curve_fit`) and PLCC / RMSE are computed on `f(predictions)`. This is what most VQA papers
   outside the DOVER line mean by PLCC.
+- `"logistic5"`: the VQEG FR-TV Phase II 5-parameter logistic
+  `f(x) = b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5` (monotonic part plus a linear term).
 - `"rescale"`: the DOVER / Q-CLIP training-code convention. Predictions are standardised and mapped to the labels'
   mean and (population) standard deviation before RMSE. PLCC is invariant to this affine map, so it equals `"none"`.
 
@@ -26,12 +28,15 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, special, stats
 
-__all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "logistic4", "fit_logistic4", "vqa_metrics_path"]
+__all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "fit_function", "fit_logistic4", "logistic4",
+           "logistic5", "vqa_metrics_path"]
 
-FIT_METHODS = ("none", "logistic4", "rescale")
+FIT_METHODS = ("none", "logistic4", "rescale", "logistic", "logistic5")
+# "logistic" is the training script's name (`--fit logistic`) for the standard VQEG 4-parameter fit.
+_FIT_ALIASES = {"logistic": "logistic4"}
 METRIC_NAMES = ("srocc", "plcc", "krocc", "rmse")
 # curve_fit needs at least as many points as parameters.
-_LOGISTIC_MIN_SAMPLES = 4
+_LOGISTIC_MIN_SAMPLES = {"logistic4": 4, "logistic5": 5}
 
 
 def vqa_metrics_path() -> str:
@@ -71,6 +76,75 @@ def _logistic4_jacobian(x: np.ndarray, b1: float, b2: float, b3: float, b4: floa
     return np.stack([g, 1 - g, -slope / np.abs(b4), -slope * (x - b3) * np.sign(b4) / b4**2], axis=1)
 
 
+def logistic5(x: np.ndarray, b1: float, b2: float, b3: float, b4: float, b5: float) -> np.ndarray:
+    """The VQEG FR-TV Phase II 5-parameter logistic `b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5`.
+
+    Example:
+        ```python
+        >>> import numpy as np
+        >>> float(logistic5(np.array(0.0), 2.0, 1.0, 0.0, 0.5, 3.0))
+        3.0
+        ```
+    """
+    return b1 * (0.5 - special.expit(-b2 * (x - b3))) + b4 * x + b5
+
+
+def _linear_fallback(predictions: np.ndarray, references: np.ndarray, name: str, error: Exception):
+    warnings.warn(f"The {name} fit did not converge ({error}); PLCC/RMSE use a linear fit instead.",
+                  RuntimeWarning, stacklevel=4)
+    slope, intercept = np.polyfit(predictions, references, deg=1)
+    return lambda x: slope * np.asarray(x, dtype=np.float64) + intercept
+
+
+def fit_function(predictions: np.ndarray, references: np.ndarray, fit: str = "logistic4"):
+    """The mapping `fit` learns from predictions to references, as a function of new predictions.
+
+    `"none"` is the identity, `"rescale"` the affine map to the labels' mean / std, `"logistic4"` / `"logistic"`
+    and `"logistic5"` the least-squares VQEG logistics (a linear map, with a `RuntimeWarning`, if they do not
+    converge). Plots draw it over a prediction grid; the metrics apply it to the predictions.
+
+    Example:
+        ```python
+        >>> import numpy as np
+        >>> x = np.linspace(-3, 3, 50)
+        >>> f = fit_function(x, logistic4(x, 4.5, 1.2, 0.3, 0.8), "logistic")
+        >>> bool(np.allclose(f(x), logistic4(x, 4.5, 1.2, 0.3, 0.8), atol=1e-6))
+        True
+        ```
+    """
+    fit = _FIT_ALIASES.get(fit, fit)
+    if fit not in FIT_METHODS:
+        raise ValueError(f"`fit` must be one of {', '.join(map(repr, FIT_METHODS))}, got {fit!r}.")
+    predictions = np.asarray(predictions, dtype=np.float64)
+    references = np.asarray(references, dtype=np.float64)
+    if fit == "none":
+        return lambda x: np.asarray(x, dtype=np.float64)
+    if fit == "rescale":
+        mean, std = predictions.mean(), predictions.std()
+        return lambda x: (np.asarray(x, dtype=np.float64) - mean) / std * references.std() + references.mean()
+    spread = float(np.std(predictions)) or 1.0
+    with warnings.catch_warnings():
+        # Only the fitted curve is used; an unestimable parameter covariance does not matter here.
+        warnings.simplefilter("ignore", optimize.OptimizeWarning)
+        if fit == "logistic4":
+            # VQEG initial guess: asymptotes at the label extremes, midpoint at the prediction mean, slope scale
+            # from the prediction spread, which makes the fit independent of the prediction scale.
+            initial = [float(np.max(references)), float(np.min(references)), float(np.mean(predictions)), spread]
+            try:
+                params, _ = optimize.curve_fit(logistic4, predictions, references, p0=initial,
+                                               jac=_logistic4_jacobian, maxfev=20000)
+            except RuntimeError as error:
+                return _linear_fallback(predictions, references, "4-parameter logistic", error)
+            return lambda x: logistic4(np.asarray(x, dtype=np.float64), *params)
+        initial = [float(np.ptp(references)), 1.0 / spread, float(np.mean(predictions)), 0.0,
+                   float(np.mean(references))]
+        try:
+            params, _ = optimize.curve_fit(logistic5, predictions, references, p0=initial, maxfev=20000)
+        except RuntimeError as error:
+            return _linear_fallback(predictions, references, "5-parameter logistic", error)
+        return lambda x: logistic5(np.asarray(x, dtype=np.float64), *params)
+
+
 def fit_logistic4(predictions: np.ndarray, references: np.ndarray) -> np.ndarray:
     """Fit `logistic4` mapping predictions to references and return the fitted predictions.
 
@@ -94,24 +168,7 @@ def fit_logistic4(predictions: np.ndarray, references: np.ndarray) -> np.ndarray
         True
         ```
     """
-    spread = float(np.std(predictions))
-    initial = [float(np.max(references)), float(np.min(references)), float(np.mean(predictions)), spread or 1.0]
-    try:
-        with warnings.catch_warnings():
-            # Only the fitted curve is used; an unestimable parameter covariance does not matter here.
-            warnings.simplefilter("ignore", optimize.OptimizeWarning)
-            params, _ = optimize.curve_fit(
-                logistic4, predictions, references, p0=initial, jac=_logistic4_jacobian, maxfev=20000
-            )
-    except RuntimeError as error:
-        warnings.warn(
-            f"The 4-parameter logistic fit did not converge ({error}); PLCC/RMSE use a linear fit instead.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        slope, intercept = np.polyfit(predictions, references, deg=1)
-        return slope * predictions + intercept
-    return logistic4(predictions, *params)
+    return fit_function(predictions, references, "logistic4")(predictions)
 
 
 def _as_vector(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
@@ -139,7 +196,8 @@ def compute_vqa_metrics(
         predictions (`Sequence[float]` or `np.ndarray`): one predicted score per video.
         references (`Sequence[float]` or `np.ndarray`): one ground-truth score (MOS) per video, same order.
         fit (`str`, *optional*, defaults to `"none"`): the mapping applied to the predictions before PLCC and RMSE;
-            one of `"none"`, `"logistic4"`, `"rescale"` (see the module docstring).
+            one of `"none"`, `"logistic4"` (alias `"logistic"`), `"logistic5"`, `"rescale"` (see the module
+            docstring).
 
     Returns:
         `dict[str, float]`: `{"srocc", "plcc", "krocc", "rmse"}`. RMSE is on the label scale.
@@ -162,13 +220,14 @@ def compute_vqa_metrics(
     """
     if fit not in FIT_METHODS:
         raise ValueError(f"`fit` must be one of {', '.join(map(repr, FIT_METHODS))}, got {fit!r}.")
+    fit = _FIT_ALIASES.get(fit, fit)
     predictions = _as_vector(predictions, "predictions")
     references = _as_vector(references, "references")
     if predictions.shape != references.shape:
         raise ValueError(
             f"`predictions` and `references` must have the same length, got {len(predictions)} and {len(references)}."
         )
-    min_samples = _LOGISTIC_MIN_SAMPLES if fit == "logistic4" else 2
+    min_samples = _LOGISTIC_MIN_SAMPLES.get(fit, 2)
     if len(predictions) < min_samples:
         raise ValueError(
             f"At least {min_samples} samples are needed to compute the VQA metrics with fit={fit!r}, "
@@ -182,12 +241,7 @@ def compute_vqa_metrics(
         rmse = float(np.sqrt(np.mean((fitted - references) ** 2)))
         return {"srocc": math.nan, "plcc": math.nan, "krocc": math.nan, "rmse": rmse}
 
-    if fit == "logistic4":
-        fitted = fit_logistic4(predictions, references)
-    elif fit == "rescale":
-        fitted = (predictions - predictions.mean()) / predictions.std() * references.std() + references.mean()
-    else:
-        fitted = predictions
+    fitted = fit_function(predictions, references, fit)(predictions)
 
     # A logistic fit can saturate to a constant when predictions and labels are unrelated.
     if np.ptp(fitted) == 0:

@@ -18,6 +18,8 @@ from ..models.qclip.video_processing_qclip import QClipVideoProcessor
 from ..video.decoding import as_openable, decode_frames, index_video
 from ..video.reader import frames_to_array, is_decoded_video
 from ..video.sampling import UNISampl, canonical_strategy_name
+from .inputs import check_inputs, check_video_input
+from .loading import install_pipeline_loader
 
 TASK = "video-quality"
 DEFAULT_NUM_SEGMENTS = 4
@@ -61,14 +63,19 @@ def default_video_processor(model: Any, **options: Any) -> QClipVideoProcessor:
 
 
 def collate_model_inputs(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Batch the outputs of [`VideoQualityPipeline.preprocess`] (each with a leading batch dim of 1)."""
+    """Batch the outputs of [`VideoQualityPipeline.preprocess`] (each with a leading batch dim of 1): tensors are
+    concatenated, lists (the `decode_reports`, one per video) joined."""
     if not items:
         raise ValueError("collate_model_inputs needs at least one item")
     keys = set(items[0])
     shapes = {tuple(item["pixel_values_videos"].shape[1:]) for item in items}
     if len(shapes) > 1:
         raise ValueError(f"videos of a batch must have the same clip shape, got {sorted(shapes)}")
-    return {key: torch.cat([item[key] for item in items], dim=0) for key in keys}
+    return {
+        key: [entry for item in items for entry in item[key]] if isinstance(items[0][key], list)
+        else torch.cat([item[key] for item in items], dim=0)
+        for key in keys
+    }
 
 
 class VideoQualityPipeline(Pipeline):
@@ -76,9 +83,11 @@ class VideoQualityPipeline(Pipeline):
     Video quality assessment with a Q-CLIP model: one score per video, the probability of each quality level and,
     on request, a temporal quality curve.
 
-    Inputs: a path, bytes, a binary file-like object, decoded frames ((T, H, W, C) uint8 array or tensor, or a list
-    of PIL images), or a list of those (a list of PIL images is one video). Damaged files raise
-    `VideoDecodeError` (a `ValueError`); the `qclip-vqa score` CLI records them and goes on.
+    Inputs: a path, an http(s) URL, bytes, a binary file-like object, decoded frames (a uint8 numpy array or torch
+    tensor shaped (T, H, W, C) or (T, C, H, W), or a list of PIL images), or a list of those (a list of PIL images
+    is one video; a 5-D array (B, T, H, W, C) is B videos). A single image (a 3-D array) is refused with a message:
+    pass it as a 1-frame video, `frames[None]`. Damaged files raise `VideoDecodeError` (a `ValueError`); the
+    `qclip-vqa score` CLI records them and goes on.
 
     Parameters (at construction or per call):
         num_frames (`int`, *optional*): frames per clip (defaults to the processor's, i.e. the model's).
@@ -87,9 +96,17 @@ class VideoQualityPipeline(Pipeline):
             `num_segments` equal contiguous frame ranges, each scored from `num_frames` frames sampled uniformly
             (`UNISampl`) inside the range. Scores are on the model's scale, so a dip shows where quality drops.
         num_segments (`int`, *optional*, defaults to 4): segments of the temporal curve.
-        batch_size (`int`, *optional*): videos per forward pass (the standard pipeline argument).
+        batch_size (`int`, *optional*): videos decoded and stacked per step (the standard pipeline argument). It
+            does not change any score (see `batch_invariant`).
+        batch_invariant (`bool`, *optional*, defaults to `True`): run the model one clip at a time, always in the
+            same tensor shape, so a video's score is bitwise the same for every `batch_size`, number of processes
+            or resume point. `False` runs each batch in one forward: faster where one clip does not fill the
+            hardware (a GPU, or a small model on CPU), but scores then move in the last bits (~1e-8) with the batch.
 
-    Output per video: `{"score": float, "levels": {level: probability}}`, plus with `return_temporal=True`
+    Output per video: `{"score": float, "levels": {level: probability}, "substituted_frames": int, "warnings":
+    [str]}` (`substituted_frames`: sampled frames that could not be decoded and were replaced by the nearest
+    decodable frame; `warnings`: what the decoder noticed, e.g. a fallback to a sequential read), plus with
+    `return_temporal=True`
     `"temporal": [{"segment", "start_frame", "end_frame", "start_time", "end_time", "score"}]` (`end_frame` is
     exclusive; times in seconds, `None` when the frame rate is unknown, e.g. for decoded frames).
 
@@ -135,13 +152,19 @@ class VideoQualityPipeline(Pipeline):
         sampling_strategy: str | None = None,
         return_temporal: bool | None = None,
         num_segments: int | None = None,
+        batch_invariant: bool | None = None,
         **kwargs: Any,
     ) -> tuple[dict, dict, dict]:
         if kwargs:
             raise ValueError(
                 f"unknown video-quality pipeline arguments {sorted(kwargs)}; allowed: num_frames, sampling_strategy, "
-                "return_temporal, num_segments, batch_size, num_workers."
+                "return_temporal, num_segments, batch_invariant, batch_size, num_workers."
             )
+        forward: dict[str, Any] = {}
+        if batch_invariant is not None:
+            if not isinstance(batch_invariant, bool):
+                raise ValueError(f"batch_invariant must be True or False, got {batch_invariant!r}")
+            forward["batch_invariant"] = batch_invariant
         preprocess: dict[str, Any] = {}
         if num_frames is not None:
             if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
@@ -157,7 +180,7 @@ class VideoQualityPipeline(Pipeline):
             if isinstance(num_segments, bool) or not isinstance(num_segments, int) or num_segments < 1:
                 raise ValueError(f"num_segments must be a positive int, got {num_segments!r}")
             preprocess["num_segments"] = num_segments
-        return preprocess, {}, {}
+        return preprocess, forward, {}
 
     # ------------------------------------------------------------------ steps
     def preprocess(
@@ -169,12 +192,16 @@ class VideoQualityPipeline(Pipeline):
         num_segments: int = DEFAULT_NUM_SEGMENTS,
     ) -> dict[str, torch.Tensor]:
         """One video -> `pixel_values_videos` (1, 1 + S, T, C, H, W): the whole-video clip, then S segment clips
-        (S = `num_segments` with `return_temporal`, else 0), `segment_bounds` (1, S, 2) and `fps` (1,)."""
+        (S = `num_segments` with `return_temporal`, else 0), `segment_bounds` (1, S, 2), `fps` (1,) and
+        `decode_reports` (a one-item list: the processor's report on the whole-video clip)."""
+        check_video_input(video)
         options = {k: v for k, v in (("num_frames", num_frames), ("sampling_strategy", sampling_strategy))
                    if v is not None}
         if hasattr(video, "read") and not (hasattr(video, "seekable") and video.seekable()):
             video = video.read()  # a stream read once serves both the whole-video clip and the segments
-        clips = self.video_processor(video, **options)["pixel_values_videos"]
+        processed = self.video_processor(video, **options)
+        clips = processed["pixel_values_videos"]
+        reports = list(processed.get("decode_reports") or [{}])
         bounds = torch.zeros(0, 2, dtype=torch.int64)
         fps = float("nan")
         if return_temporal:
@@ -189,6 +216,7 @@ class VideoQualityPipeline(Pipeline):
             "pixel_values_videos": clips.unsqueeze(0),
             "segment_bounds": bounds.unsqueeze(0),
             "fps": torch.tensor([fps], dtype=torch.float64),
+            "decode_reports": reports[:1],
         }
 
     def _segment_frames(
@@ -211,17 +239,24 @@ class VideoQualityPipeline(Pipeline):
         fps = float(index.fps) if index.fps else float("nan")
         return list(frames.reshape(num_segments, frames_per_clip, *frames.shape[1:])), bounds, fps
 
-    def _forward(self, model_inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _forward(self, model_inputs: dict[str, Any], batch_invariant: bool = True) -> dict[str, Any]:
         clips = model_inputs["pixel_values_videos"]
         batch, per_video = clips.shape[:2]
-        # Whole-video clips and segment clips go through the vision tower together: one forward per batch.
-        output = self.model(pixel_values_videos=clips.flatten(0, 1))
-        scores = output.scores.float().reshape(batch, per_video)
+        if batch_invariant:
+            # One clip per forward, always shaped (1, T, C, H, W): matrix kernels pick their blocking (hence their
+            # summation order) from the tensor shape, so a batched forward changes scores in the last bits with the
+            # batch size. Per clip, a video's score is bitwise the same whatever the batch, process count or resume.
+            outputs = [self.model(pixel_values_videos=clip[None]) for clip in clips.flatten(0, 1)]
+        else:  # whole-video and segment clips of the whole batch in one forward: faster on wide hardware
+            outputs = [self.model(pixel_values_videos=clips.flatten(0, 1))]
+        scores = torch.cat([output.scores.float() for output in outputs]).reshape(batch, per_video)
+        level_probs = torch.cat([output.level_probs.float() for output in outputs]).reshape(batch, per_video, -1)
         return {
             "scores": scores,
-            "level_probs": output.level_probs.float().reshape(batch, per_video, -1)[:, 0],
+            "level_probs": level_probs[:, 0],
             "segment_bounds": model_inputs["segment_bounds"],
             "fps": model_inputs["fps"],
+            "decode_reports": model_inputs.get("decode_reports") or [{}] * batch,
         }
 
     def postprocess(self, model_outputs: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -231,6 +266,9 @@ class VideoQualityPipeline(Pipeline):
             "score": float(scores[0]),
             "levels": {name: float(p) for name, p in zip(self.model.config.level_names, probs.tolist(), strict=True)},
         }
+        report = _first_report(model_outputs.get("decode_reports"))
+        result["substituted_frames"] = int(report.get("frames_substituted", 0))
+        result["warnings"] = [str(warning) for warning in report.get("warnings", [])]
         bounds = model_outputs["segment_bounds"][0]
         if bounds.shape[0]:
             fps = float(model_outputs["fps"][0])
@@ -262,11 +300,22 @@ class VideoQualityPipeline(Pipeline):
         """Score one video (returns a dict) or a list of videos (returns a list of dicts)."""
         if isinstance(inputs, tuple):
             inputs = list(inputs)
+        check_inputs(inputs)  # a single image fails here, before any decoding
         if isinstance(inputs, list) and is_decoded_video(inputs):
             return super().__call__([inputs], **kwargs)[0]  # a list of PIL images is one video
         if isinstance(inputs, (np.ndarray, torch.Tensor)) and inputs.ndim == 5:
             return super().__call__(list(inputs), **kwargs)
         return super().__call__(inputs, **kwargs)
+
+
+def _first_report(reports: Any) -> dict[str, Any]:
+    """The decode report of a one-video model output: the pipeline's own unbatching gives the dict itself, a
+    `[j:j + 1]` slice (the CLI's scoring loop) a one-item list."""
+    if isinstance(reports, dict):
+        return reports
+    if isinstance(reports, (list, tuple)) and reports and isinstance(reports[0], dict):
+        return reports[0]
+    return {}
 
 
 def _is_yuv(video: Any) -> bool:
@@ -284,6 +333,7 @@ def register_video_quality_pipeline() -> None:
         >>> pipe = pipeline("video-quality", model="outputs/demo/final")  # doctest: +SKIP
         ```
     """
+    install_pipeline_loader()  # load errors reach the caller as ModelLoadError, not wrapped by transformers
     if PIPELINE_REGISTRY.supported_tasks.get(TASK, {}).get("impl") is VideoQualityPipeline:
         return  # already registered (importing the package twice must not warn)
     PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VideoQualityPipeline, pt_model=AutoModel,

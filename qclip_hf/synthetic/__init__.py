@@ -1,16 +1,14 @@
-"""A generated video quality dataset from real photographs, for demos and tests (see docs/synthetic_dataset.md)."""
+"""A generated video quality dataset from real photographs, for demos and tests (see docs/synthetic_dataset.md).
 
-from .degradations import DEGRADATIONS, IMPACT, Degradation, degradation_ladder, mos_for
-from .generate import METADATA_COLUMNS, generate_quality_dataset
-from .sources import PHOTOGRAPHS
+Public names are imported lazily, on first use (see `qclip_hf._lazy`).
+"""
 
-__all__ = [
-    "DEGRADATIONS",
-    "IMPACT",
-    "METADATA_COLUMNS",
-    "PHOTOGRAPHS",
-    "Degradation",
-    "degradation_ladder",
-    "generate_quality_dataset",
-    "mos_for",
-]
+from .._lazy import lazy_attributes
+
+_IMPORT_STRUCTURE = {
+    "degradations": ["DEGRADATIONS", "IMPACT", "Degradation", "degradation_ladder", "mos_for"],
+    "generate": ["METADATA_COLUMNS", "generate_quality_dataset"],
+    "sources": ["PHOTOGRAPHS"],
+}
+
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, _IMPORT_STRUCTURE)

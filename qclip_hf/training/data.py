@@ -9,11 +9,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..data.checks import ON_MISSING_CHOICES, DataCheck, check_data_files, file_problem
+from ..data.raw_format import parse_raw_format, spec_raw_format
 from ..data.videofolder import load_videofolder
 from ..data.vqa import VQA_DATASETS, load_vqa_dataset
 from ..models.qclip.video_processing_qclip import QClipVideoProcessor
+from ..video.sources import RawVideoFormat
 
 SPEC_KINDS = ("videofolder", *VQA_DATASETS)
+
+__all__ = ["ON_MISSING_CHOICES", "SPEC_KINDS", "DataCheck", "VideoQualityDataset", "check_data_files", "file_problem",
+           "load_dataset_from_spec", "parse_raw_format", "spec_raw_format", "video_input"]
 
 
 def load_dataset_from_spec(spec: str, labels_dir: str | None = None, on_missing: str = "warn"):
@@ -63,11 +69,13 @@ class VideoQualityDataset(Dataset):
         sampling_strategy (`str`, *optional*): override of the processor's strategy for this split.
         seed (`int`): base seed.
         name (`str`): what the dataset is (e.g. its spec), used in error messages.
+        raw_format (`RawVideoFormat`, *optional*): geometry of the set's raw `.yuv` files (see
+            `DataCheck.raw_formats`); passed to the processor.
     """
 
     def __init__(self, dataset, processor: QClipVideoProcessor, label_column: str = "mos", training: bool = False,
                  sampling_strategy: str | None = None, seed: int = 0, video_column: str = "video",
-                 name: str = "dataset"):
+                 name: str = "dataset", raw_format: RawVideoFormat | dict | None = None):
         for column in (video_column, label_column):
             if column not in dataset.column_names:
                 raise ValueError(f"{name} has no {column!r} column; columns: {dataset.column_names}.")
@@ -82,6 +90,8 @@ class VideoQualityDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.labels = np.asarray(dataset[label_column], dtype=np.float32)
+        raw_format = RawVideoFormat.from_any(raw_format)
+        self.raw_format = raw_format.to_dict() if raw_format is not None else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -94,6 +104,8 @@ class VideoQualityDataset(Dataset):
         options = {}
         if self.sampling_strategy is not None:
             options["sampling_strategy"] = self.sampling_strategy
+        if self.raw_format is not None:
+            options["raw_format"] = self.raw_format
         if self.training:
             options["seed"] = int(np.random.SeedSequence([self.seed, self.epoch, int(index)]).generate_state(1)[0])
         motion = row.get("motion_profile")

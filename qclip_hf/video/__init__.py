@@ -1,64 +1,46 @@
 """Video input for Q-CLIP: decoding, the motion profile (paper eq. 13) and the seven frame-sampling strategies.
 
-Data path: file -> :func:`~.decoding.index_video` (demux only) -> :func:`~.motion.compute_motion_profile`
-(only for MSE-driven strategies, or read from a dataset column) -> a strategy from :mod:`.sampling` ->
-:func:`~.decoding.decode_frames` (seek or one pass) -> `QClipVideoProcessor`.
+Data path: file or URL -> :func:`~.decoding.index_video` (demux only) -> a strategy from :mod:`.sampling`
+-> :func:`~.decoding.decode_frames` (verified seeks or one fault-tolerant pass, :mod:`.frame_pass`) ->
+`QClipVideoProcessor`. MSE-driven strategies without a known profile compute it in the same single pass that
+keeps their candidate frames (:mod:`.motion_pass`).
+
+Public names are imported lazily, on first use (see `qclip_hf._lazy`).
 """
 
-from .decoding import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_TIMEOUT,
-    VideoIndex,
-    decode_frames,
-    index_video,
-    iter_pyav_frames,
-    plan_read_mode,
-)
-from .errors import VideoDecodeError
-from .motion import add_motion_profile, compute_motion_profile, motion_profile_from_frames
-from .reader import SampledVideo, frames_to_array, is_decoded_video, sample_video
-from .sampling import (
-    SAMPLING_STRATEGIES,
-    STRATEGY_NAMES,
-    Mixed,
-    MSESortedUNI,
-    RandSampl,
-    SegMSEMean,
-    SegMSEMedian,
-    UNIRandStart,
-    UNISampl,
-    get_sampling_strategy,
-    short_video_indices,
-)
-from .sources import RawVideoFormat, VideoSource
+from .._lazy import lazy_attributes
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "DEFAULT_TIMEOUT",
-    "SAMPLING_STRATEGIES",
-    "STRATEGY_NAMES",
-    "MSESortedUNI",
-    "Mixed",
-    "RandSampl",
-    "RawVideoFormat",
-    "SampledVideo",
-    "SegMSEMean",
-    "SegMSEMedian",
-    "UNIRandStart",
-    "UNISampl",
-    "VideoDecodeError",
-    "VideoIndex",
-    "VideoSource",
-    "add_motion_profile",
-    "compute_motion_profile",
-    "decode_frames",
-    "frames_to_array",
-    "get_sampling_strategy",
-    "index_video",
-    "is_decoded_video",
-    "iter_pyav_frames",
-    "motion_profile_from_frames",
-    "plan_read_mode",
-    "sample_video",
-    "short_video_indices",
-]
+_IMPORT_STRUCTURE = {
+    "decoding": [
+        "DEFAULT_MAX_PIXELS",
+        "DEFAULT_MIN_DECODED_FRACTION",
+        "DEFAULT_TIMEOUT",
+        "VideoIndex",
+        "decode_frames",
+        "decode_frames_with_report",
+        "index_video",
+        "iter_pyav_frames",
+        "plan_read_mode",
+    ],
+    "errors": ["VideoDecodeError"],
+    "frame_pass": ["DecodeReport"],
+    "motion": ["add_motion_profile", "compute_motion_profile", "motion_profile_from_frames"],
+    "motion_pass": ["DEFAULT_MOTION_CACHE_BYTES", "MOTION_PROFILE_CACHE", "MotionProfileCache"],
+    "reader": ["SampledVideo", "frames_to_array", "is_decoded_video", "sample_video"],
+    "sampling": [
+        "SAMPLING_STRATEGIES",
+        "STRATEGY_NAMES",
+        "Mixed",
+        "MSESortedUNI",
+        "RandSampl",
+        "SegMSEMean",
+        "SegMSEMedian",
+        "UNIRandStart",
+        "UNISampl",
+        "get_sampling_strategy",
+        "short_video_indices",
+    ],
+    "sources": ["RawVideoFormat", "VideoSource", "is_url"],
+}
+
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, _IMPORT_STRUCTURE)

@@ -23,6 +23,14 @@ import av
 import numpy as np
 
 from .errors import VideoDecodeError
+from .frame_pass import (
+    INEXACT_SEEK_CONTAINERS,
+    DecodeReport,
+    FrameTransform,
+    SeekUnreliable,
+    seek_read,
+    sequential_read,
+)
 from .sources import OpenableVideo, RawVideoFormat, VideoSource, _ffmpeg_reason
 
 DEFAULT_TIMEOUT = 120.0
@@ -30,6 +38,9 @@ DEFAULT_TIMEOUT = 120.0
 
 DEFAULT_MAX_PIXELS = 8192 * 8192
 """Largest frame (width x height) accepted; a header claiming more is treated as corrupt."""
+
+DEFAULT_MIN_DECODED_FRACTION = 0.5
+"""Below this fraction of requested frames really decoded (the rest substituted), a video is rejected."""
 
 # A seek flushes the decoder, whose frame threads must refill before the first frame comes out: counted as
 # this many extra decoded frames when comparing the seek plan with one sequential pass.
@@ -53,6 +64,7 @@ class VideoIndex:
             `None` when the container has none (then only sequential reads are possible).
         keyframes (`tuple[int, ...]`): presentation-order indices of the keyframes (seek targets).
         codec (`str`): decoder name.
+        format_name (`str`): the container's (first) FFmpeg format name, e.g. `"avi"`, `"mov"`.
     """
 
     num_frames: int
@@ -62,6 +74,7 @@ class VideoIndex:
     pts: tuple[int, ...] | None
     keyframes: tuple[int, ...]
     codec: str
+    format_name: str = ""
 
     @property
     def keyframe_interval(self) -> float:
@@ -141,9 +154,10 @@ def index_video(
     with container:
         fps = float(stream.average_rate) if stream.average_rate else None
         width, height, codec = stream.codec_context.width, stream.codec_context.height, stream.codec_context.name
+        format_name = container.format.name.split(",")[0]
         if video.raw_format is not None:
             n = video.raw_num_frames  # whole frames only; headerless data has no packets to trust beyond that
-            return VideoIndex(n, width, height, fps, None, tuple(range(n)), codec)
+            return VideoIndex(n, width, height, fps, None, tuple(range(n)), codec, format_name)
         pts_list: list[int | None] = []
         key_pts: list[int | None] = []
         try:
@@ -151,25 +165,24 @@ def index_video(
                 deadline.check()
                 if packet.size == 0:
                     continue
-                if packet.is_corrupt:
-                    raise VideoDecodeError(
-                        video.name, f"truncated or corrupt container: packet {len(pts_list)} is incomplete"
-                    )
+                # A corrupt (e.g. cut) packet still stands for a frame: the read substitutes it if it fails to decode.
                 pts = packet.pts if packet.pts is not None else packet.dts
                 pts_list.append(pts)
                 if packet.is_keyframe:
                     key_pts.append(pts)
         except av.FFmpegError as err:
-            raise VideoDecodeError(video.name, f"truncated or corrupt container ({_ffmpeg_reason(err)})") from err
+            if not pts_list:
+                raise VideoDecodeError(video.name, f"truncated or corrupt container ({_ffmpeg_reason(err)})") from err
+            # Cut or damaged after some packets: index what was read; the frames after are not addressable.
     if not pts_list:
         raise VideoDecodeError(video.name, "zero readable frames: the video stream has no packets")
     if any(p is None for p in pts_list) or len(set(pts_list)) != len(pts_list):
         # No usable timestamps: frames can only be addressed by counting, i.e. by sequential reads.
-        return VideoIndex(len(pts_list), width, height, fps, None, (0,), codec)
+        return VideoIndex(len(pts_list), width, height, fps, None, (0,), codec, format_name)
     order = sorted(pts_list)
     rank = {p: i for i, p in enumerate(order)}
     keyframes = tuple(sorted(rank[p] for p in key_pts)) or (0,)
-    return VideoIndex(len(order), width, height, fps, tuple(order), keyframes, codec)
+    return VideoIndex(len(order), width, height, fps, tuple(order), keyframes, codec, format_name)
 
 
 def plan_read_mode(index: VideoIndex, indices: Sequence[int]) -> Literal["seek", "sequential"]:
@@ -246,60 +259,6 @@ def _check_frame(name: str, frame: av.VideoFrame, max_pixels: int) -> None:
         raise VideoDecodeError(name, f"absurd decoded frame size {frame.width}x{frame.height}")
 
 
-def _decode_pyav(
-    video: OpenableVideo, index: VideoIndex, targets: list[int], mode: str, timeout: float, max_pixels: int
-) -> dict[int, np.ndarray]:
-    """Decoded RGB frames for the sorted unique `targets`, by seeking or by one sequential pass."""
-    out: dict[int, np.ndarray] = {}
-    if mode == "sequential":
-        last = targets[-1]
-        wanted = set(targets)
-        for i, frame in enumerate(iter_pyav_frames(video, timeout=timeout, max_pixels=max_pixels)):
-            if i in wanted:
-                out[i] = frame_to_rgb(frame)
-            if i >= last:
-                break
-        return out
-
-    deadline = _Deadline(video.name, timeout)
-    container, stream = open_video_stream(video, timeout, max_pixels)
-    stream.thread_type = "AUTO"
-    rank = {p: i for i, p in enumerate(index.pts)}
-    with container:
-        position = None  # presentation index of the next frame the decoder will output, if known
-        packets = None
-        try:
-            for t in targets:
-                if t in out:
-                    continue
-                keyframe = index.keyframes[max(0, bisect.bisect_right(index.keyframes, t) - 1)]
-                if position is None or not keyframe <= position <= t:
-                    container.seek(index.pts[keyframe], stream=stream, backward=True, any_frame=False)
-                    packets = container.demux(stream)
-                    position = None
-                found = False
-                for packet in packets:
-                    deadline.check()
-                    if packet.is_corrupt:
-                        raise VideoDecodeError(video.name, "truncated or corrupt stream: incomplete packet")
-                    for frame in packet.decode():
-                        _check_frame(video.name, frame, max_pixels)
-                        current = rank.get(frame.pts)
-                        if current is None:
-                            continue
-                        position = current + 1
-                        if current == t:
-                            out[t] = frame_to_rgb(frame)
-                            found = True
-                        elif current in targets and current not in out:
-                            out[current] = frame_to_rgb(frame)
-                    if found or (position is not None and position > t):
-                        break
-        except av.FFmpegError as err:
-            raise VideoDecodeError(video.name, f"corrupt or truncated stream ({_ffmpeg_reason(err)})") from err
-    return out
-
-
 def _decode_torchcodec(video: OpenableVideo, targets: list[int]) -> dict[int, np.ndarray]:
     try:
         from torchcodec.decoders import VideoDecoder
@@ -318,7 +277,7 @@ def _decode_torchcodec(video: OpenableVideo, targets: list[int]) -> dict[int, np
     return {t: batch[j] for j, t in enumerate(targets)}
 
 
-def decode_frames(
+def decode_frames_with_report(
     source: VideoSource | OpenableVideo,
     indices: Sequence[int],
     *,
@@ -328,34 +287,19 @@ def decode_frames(
     index: VideoIndex | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> np.ndarray:
-    """Decode the frames at `indices` (presentation order; repeats allowed) as a (T, H, W, 3) uint8 RGB array.
+    transform: FrameTransform | None = None,
+    min_decoded_fraction: float = DEFAULT_MIN_DECODED_FRACTION,
+) -> tuple[np.ndarray, DecodeReport]:
+    """:func:`decode_frames`, also returning the :class:`~.frame_pass.DecodeReport` of the read.
 
-    Args:
-        source (`VideoSource`): path, bytes, binary file-like object, `{"path", "bytes"}` dict, or the torchcodec
-            decoder a 🤗 datasets `Video` column yields.
-        indices (`Sequence[int]`): frame indices in `[0, num_frames)`; output follows their order.
-        backend (`str`, *optional*, defaults to `"auto"`): `"pyav"`, `"torchcodec"`, or `"auto"` (PyAV, whose
-            seek-or-pass choice is the fastest measured here; see docs/video.md).
-        read_mode (`str`, *optional*, defaults to `"auto"`): PyAV only: `"seek"`, `"sequential"`, or `"auto"`
-            (:func:`plan_read_mode`).
-        raw_format (`RawVideoFormat` or `dict`, *optional*): geometry of raw `.yuv` input.
-        index (`VideoIndex`, *optional*): a precomputed index, to skip the demux pass.
-        timeout (`float`, *optional*): seconds after which the pass is abandoned with :class:`VideoDecodeError`.
-        max_pixels (`int`, *optional*): largest frame size accepted.
-
-    Example:
-
-    ```python
-    >>> from qclip_hf.video.decoding import decode_frames
-    >>> decode_frames("clip.mp4", [0, 150, 299]).shape
-    (3, 1080, 1920, 3)
-    ```
+    Frames that cannot be decoded are replaced by the nearest decodable frame (see :mod:`.frame_pass`); when the
+    fraction of requested frames actually decoded is below `min_decoded_fraction`, :class:`VideoDecodeError`.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if read_mode not in READ_MODES:
         raise ValueError(f"read_mode must be one of {READ_MODES}, got {read_mode!r}")
+    check_min_decoded_fraction(min_decoded_fraction)
     video = as_openable(source, raw_format)
     if index is None:
         index = index_video(video, timeout=timeout, max_pixels=max_pixels)
@@ -366,18 +310,172 @@ def decode_frames(
     if bad:
         raise ValueError(f"indices {bad[:5]} out of range for a video of {index.num_frames} frames ({video.name})")
     targets = sorted(set(requested))
+    report = DecodeReport(frames_requested=len(requested))
+    substitutes: dict[int, int] = {}
     if backend == "torchcodec":
         frames = _decode_torchcodec(video, targets)
+        if transform is not None:
+            frames = {t: transform(f) for t, f in frames.items()}
+        report.read_mode = "seek"
     else:
-        mode = plan_read_mode(index, targets) if read_mode == "auto" else read_mode
-        if mode == "seek" and index.pts is None:
-            mode = "sequential"
-        frames = _decode_pyav(video, index, targets, mode, timeout, max_pixels)
-    missing = [t for t in targets if t not in frames]
-    if missing:
+        frames, substitutes = _decode_pyav(video, index, requested, read_mode, timeout, max_pixels, transform, report)
+    if substitutes:
+        report.frames_substituted = sum(1 for i in requested if i in substitutes)
+        pairs = ", ".join(f"{t}<-{s}" for t, s in list(substitutes.items())[:8])
+        report.warnings.append(
+            f"{len(substitutes)} of {len(targets)} requested frames could not be decoded and were replaced by the "
+            f"nearest decodable frame ({pairs}{', ...' if len(substitutes) > 8 else ''})"
+        )
+    if report.decoded_fraction < min_decoded_fraction:
         raise VideoDecodeError(
             video.name,
-            f"frames {missing[:5]} could not be decoded (the stream ends early or is corrupt; "
-            f"{index.num_frames} frames were indexed)",
+            f"only {report.frames_requested - report.frames_substituted} of {report.frames_requested} requested "
+            f"frames could be decoded (minimum fraction {min_decoded_fraction:g}; the file is damaged)",
         )
-    return np.stack([frames[i] for i in requested])
+    if not isinstance(frames, FrameSlots):
+        slots = FrameSlots(video.name, requested)
+        slots.update(frames)
+        frames = slots
+    return frames.stacked(), report
+
+
+class FrameSlots(dict):
+    """`{frame number: frame}` that stores each frame straight into its slot of the preallocated output array
+    (allocated at the first frame), so decoding N frames holds one copy of them, never a dict plus a stack."""
+
+    def __init__(self, name: str, requested: list[int]) -> None:
+        super().__init__()
+        self.name, self.requested = name, requested
+        self.first_slot: dict[int, int] = {}
+        for j, t in enumerate(requested):
+            self.first_slot.setdefault(t, j)
+        self.array: np.ndarray | None = None
+
+    def __setitem__(self, t: int, frame: np.ndarray) -> None:
+        if self.array is None:
+            self.array = np.empty((len(self.requested), *frame.shape), dtype=frame.dtype)
+        if frame.shape != self.array.shape[1:]:
+            raise VideoDecodeError(
+                self.name,
+                f"frame size changes mid-stream ({frame.shape[1]}x{frame.shape[0]} after "
+                f"{self.array.shape[2]}x{self.array.shape[1]}); pass a resizing transform (the processor does)",
+            )
+        slot = self.first_slot[t]
+        self.array[slot] = frame
+        super().__setitem__(t, self.array[slot])
+
+    def update(self, other: dict[int, np.ndarray]) -> None:  # type: ignore[override]
+        for t, frame in other.items():
+            self[t] = frame
+
+    def stacked(self) -> np.ndarray:
+        """The (T, ...) output in `requested` order (repeats copied from their first slot)."""
+        for j, t in enumerate(self.requested):
+            if self.first_slot[t] != j:
+                self.array[j] = self.array[self.first_slot[t]]
+        return self.array
+
+
+def check_min_decoded_fraction(value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"min_decoded_fraction must be a number in [0, 1], got {value!r}")
+
+
+def _decode_pyav(
+    video: OpenableVideo,
+    index: VideoIndex,
+    requested: list[int],
+    read_mode: str,
+    timeout: float,
+    max_pixels: int,
+    transform: FrameTransform | None,
+    report: DecodeReport,
+) -> tuple[dict[int, np.ndarray], dict[int, int]]:
+    """Seek (verified) or one pass; unreliable seeking switches to the pass for the frames still missing."""
+
+    def convert(frame: av.VideoFrame) -> np.ndarray:
+        array = frame_to_rgb(frame)
+        return transform(array) if transform is not None else array
+
+    targets = sorted(set(requested))
+    deadline = _Deadline(video.name, timeout)
+    mode = plan_read_mode(index, targets) if read_mode == "auto" else read_mode
+    if mode == "seek" and (index.pts is None or index.format_name in INEXACT_SEEK_CONTAINERS):
+        mode = "sequential"  # known beforehand (no timestamps, or AVI's decode-order ones): no warning needed
+    out = FrameSlots(video.name, requested)
+    count_frames = False
+    if mode == "seek":
+        try:
+            seek_read(video, index, targets, deadline, out, convert=convert, max_pixels=max_pixels)
+            report.read_mode = "seek"
+            return out, {}
+        except SeekUnreliable as why:
+            report.warnings.append(f"seeking is unreliable in this file ({why}); read in one sequential pass")
+            if why.out_of_order:  # timestamps cannot number frames here: count, and redo what seeks found
+                count_frames = True
+                out = FrameSlots(video.name, requested)
+    report.read_mode = "sequential"
+    missing = [t for t in targets if t not in out]
+    substitutes, stats = sequential_read(
+        video, index, missing, deadline, out, convert=convert, max_pixels=max_pixels, count_frames=count_frames
+    )
+    if stats.decoder_errors:
+        report.warnings.append(f"the decoder rejected {stats.decoder_errors} damaged packet(s)")
+    if stats.demux_error:
+        report.warnings.append(f"the container is damaged ({stats.demux_error}); frames after it are unreadable")
+    return out, substitutes
+
+
+def decode_frames(
+    source: VideoSource | OpenableVideo,
+    indices: Sequence[int],
+    *,
+    backend: Backend = "auto",
+    read_mode: ReadMode = "auto",
+    raw_format: RawVideoFormat | dict | None = None,
+    index: VideoIndex | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    transform: FrameTransform | None = None,
+    min_decoded_fraction: float = DEFAULT_MIN_DECODED_FRACTION,
+) -> np.ndarray:
+    """Decode the frames at `indices` (presentation order; repeats allowed) as a (T, H, W, 3) uint8 RGB array.
+
+    Args:
+        source (`VideoSource`): path, http(s) URL, bytes, binary file-like object, `{"path", "bytes"}` dict, or
+            the torchcodec decoder a 🤗 datasets `Video` column yields.
+        indices (`Sequence[int]`): frame indices in `[0, num_frames)`; output follows their order.
+        backend (`str`, *optional*, defaults to `"auto"`): `"pyav"`, `"torchcodec"`, or `"auto"` (PyAV, whose
+            seek-or-pass choice is the fastest measured here; see docs/video.md).
+        read_mode (`str`, *optional*, defaults to `"auto"`): PyAV only: `"seek"`, `"sequential"`, or `"auto"`
+            (:func:`plan_read_mode`). Seeks are verified; a stream that seeks inexactly is read in one pass.
+        raw_format (`RawVideoFormat` or `dict`, *optional*): geometry of raw `.yuv` input.
+        index (`VideoIndex`, *optional*): a precomputed index, to skip the demux pass.
+        timeout (`float`, *optional*): seconds after which the pass is abandoned with :class:`VideoDecodeError`.
+        max_pixels (`int`, *optional*): largest frame size accepted.
+        transform (`callable`, *optional*): applied to each decoded (H, W, 3) frame at once (e.g. a resize to the
+            model's input size), so memory holds only transformed frames.
+        min_decoded_fraction (`float`, *optional*, defaults to 0.5): undecodable frames are replaced by the
+            nearest decodable one; below this fraction of really decoded frames, :class:`VideoDecodeError`.
+
+    Example:
+
+    ```python
+    >>> from qclip_hf.video.decoding import decode_frames
+    >>> decode_frames("clip.mp4", [0, 150, 299]).shape
+    (3, 1080, 1920, 3)
+    ```
+    """
+    frames, _ = decode_frames_with_report(
+        source,
+        indices,
+        backend=backend,
+        read_mode=read_mode,
+        raw_format=raw_format,
+        index=index,
+        timeout=timeout,
+        max_pixels=max_pixels,
+        transform=transform,
+        min_decoded_fraction=min_decoded_fraction,
+    )
+    return frames

@@ -17,8 +17,18 @@ from typing import Any, Literal
 import av
 import numpy as np
 
-from .decoding import DEFAULT_MAX_PIXELS, as_openable, iter_pyav_frames
+from .decoding import DEFAULT_MAX_PIXELS, _Deadline, as_openable
+from .frame_pass import PassStats, iter_numbered_frames
 from .sources import RawVideoFormat, VideoSource
+
+
+class _CountingIndex:
+    """Index stand-in for a pass that numbers frames by counting (the profile is indexed by decoded frame)."""
+
+    pts = None
+
+
+_COUNTING_INDEX = _CountingIndex()
 
 MotionColor = Literal["luma", "rgb"]
 MOTION_COLORS = ("luma", "rgb")
@@ -117,7 +127,10 @@ def compute_motion_profile(
     previous: np.ndarray | None = None
     next_mse: list[float] = []
     stride, small_size = 1, (1, 1)
-    for i, frame in enumerate(iter_pyav_frames(video, timeout=timeout, max_pixels=max_pixels)):
+    # Damaged packets are skipped (as in every read): the profile covers the frames that decode.
+    deadline = _Deadline(video.name, timeout)
+    frames = iter_numbered_frames(video, _COUNTING_INDEX, deadline, PassStats(), max_pixels=max_pixels)
+    for i, (_, frame) in enumerate(frames):
         if i == 0:
             stride = max(1, min(frame.width, frame.height) // short_side)
             small_size = (max(1, frame.width // stride), max(1, frame.height // stride))

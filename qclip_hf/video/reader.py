@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .decoding import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, Backend, as_openable, decode_frames, index_video
-from .motion import compute_motion_profile, motion_profile_from_frames
+from .decoding import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_DECODED_FRACTION,
+    DEFAULT_TIMEOUT,
+    Backend,
+    _Deadline,
+    as_openable,
+    check_min_decoded_fraction,
+    decode_frames_with_report,
+    frame_to_rgb,
+    index_video,
+)
+from .frame_pass import DecodeReport, FrameTransform
+from .motion import motion_profile_from_frames
+from .motion_pass import DEFAULT_MOTION_CACHE_BYTES, MOTION_PROFILE_CACHE, frames_from_motion_pass, motion_pass_sample
 from .sampling import Mixed, as_generator, get_sampling_strategy
 from .sources import RawVideoFormat, VideoSource
 
@@ -23,12 +36,14 @@ class SampledVideo:
         indices (`np.ndarray`): the frame indices (presentation order) the frames come from.
         num_frames (`int`): number of frames in the whole video.
         strategy (`str`): name of the strategy actually applied (the drawn one for `Mixed`).
+        report (`DecodeReport`): how the frames were read (read mode, substitutions, warnings).
     """
 
     frames: np.ndarray
     indices: np.ndarray
     num_frames: int
     strategy: str
+    report: DecodeReport = field(default_factory=DecodeReport)
 
 
 def is_decoded_video(video: Any) -> bool:
@@ -83,15 +98,21 @@ def sample_video(
     motion_short_side: int = 64,
     timeout: float = DEFAULT_TIMEOUT,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    transform: FrameTransform | None = None,
+    min_decoded_fraction: float = DEFAULT_MIN_DECODED_FRACTION,
+    motion_cache_bytes: int = DEFAULT_MOTION_CACHE_BYTES,
+    cache_motion: bool = True,
 ) -> SampledVideo:
-    """Select `num_samples` frames of a video with a sampling strategy and decode only what that needs.
+    """Select `num_samples` frames of a video with a sampling strategy, decoding the file once.
 
-    Uniform-type strategies decode just the selected frames (seek or one partial pass); MSE-driven ones use
-    `motion` when given (e.g. a stored dataset column), otherwise compute it with one streaming pass first.
+    Uniform-type strategies decode just the selected frames (verified seeks or one partial pass). MSE-driven ones
+    use `motion` when given (e.g. a stored dataset column) or cached for this file; otherwise one pass computes
+    the profile and keeps the frames the strategy may choose (:mod:`.motion_pass`), so no second decode is
+    needed. Undecodable frames are replaced by the nearest decodable one and reported in `SampledVideo.report`.
 
     Args:
-        video: a path / bytes / file-like / `{"path", "bytes"}` dict / datasets torchcodec decoder, or decoded
-            frames (see :func:`frames_to_array`).
+        video: a path / http(s) URL / bytes / file-like / `{"path", "bytes"}` dict / datasets torchcodec decoder,
+            or decoded frames (see :func:`frames_to_array`).
         num_samples (`int`, *optional*, defaults to 8): frames to return (short videos repeat frames).
         strategy (`str`, callable or `Mixed`, *optional*, defaults to `"UNISampl"`): see
             :mod:`qclip_hf.video.sampling`.
@@ -103,6 +124,11 @@ def sample_video(
         motion_short_side (`int`, *optional*, defaults to 64): resolution of the motion pass.
         timeout (`float`, *optional*): per-pass time limit in seconds.
         max_pixels (`int`, *optional*): largest frame size accepted.
+        transform (`callable`, *optional*): applied to each chosen (H, W, 3) frame as it is decoded (e.g. the
+            processor's resize), so memory never holds full-resolution RGB frames.
+        min_decoded_fraction (`float`, *optional*, defaults to 0.5): see :func:`~.decoding.decode_frames`.
+        motion_cache_bytes (`int`, *optional*, defaults to 1 GiB): cap on decoded frames the motion pass keeps.
+        cache_motion (`bool`, *optional*, defaults to `True`): cache motion profiles per file (path, size, mtime).
 
     Example:
 
@@ -113,6 +139,7 @@ def sample_video(
     ((8, 1080, 1920, 3), [17, 54, 92, 129, 167, 204, 242, 279])
     ```
     """
+    check_min_decoded_fraction(min_decoded_fraction)
     generator = as_generator(rng)
     if isinstance(strategy, str):
         strategy = get_sampling_strategy(strategy)
@@ -125,14 +152,26 @@ def sample_video(
         if needs_motion and motion is None:
             motion = motion_profile_from_frames(frames)
         indices = chosen(total, num_samples, motion=motion, rng=generator)
-        return SampledVideo(frames[indices], indices, total, chosen.__name__)
+        picked = frames[indices]
+        if transform is not None:
+            picked = np.stack([transform(frame) for frame in picked])
+        report = DecodeReport(frames_requested=len(indices), read_mode="array")
+        return SampledVideo(picked, indices, total, chosen.__name__, report)
 
     openable = as_openable(video, raw_format)
     index = index_video(openable, timeout=timeout, max_pixels=max_pixels)
+    read_options = dict(
+        backend=backend, index=index, timeout=timeout, max_pixels=max_pixels, transform=transform,
+        min_decoded_fraction=min_decoded_fraction,
+    )  # fmt: skip
+    cache_key = MOTION_PROFILE_CACHE.key(openable.path, motion_short_side) if cache_motion else None
     if needs_motion and motion is None:
-        motion = compute_motion_profile(
-            openable, short_side=motion_short_side, timeout=max(timeout, 600.0), max_pixels=max_pixels
-        )
+        motion = MOTION_PROFILE_CACHE.get(cache_key)
+        if motion is None:
+            return _sample_in_motion_pass(
+                openable, index, chosen, num_samples, generator, cache_key, read_options,
+                short_side=motion_short_side, cache_bytes=motion_cache_bytes,
+            )  # fmt: skip
     total = index.num_frames
     if motion is not None and len(motion) != total:
         # The motion pass counts decoded frames, the index counts packets; trust the decoder when they differ
@@ -140,5 +179,46 @@ def sample_video(
         total = min(total, len(motion))
         motion = np.asarray(motion)[:total]
     indices = chosen(total, num_samples, motion=motion, rng=generator)
-    frames = decode_frames(openable, indices, backend=backend, index=index, timeout=timeout, max_pixels=max_pixels)
-    return SampledVideo(frames, indices, total, chosen.__name__)
+    frames, report = decode_frames_with_report(openable, indices, **read_options)
+    return SampledVideo(frames, indices, total, chosen.__name__, report)
+
+
+def _sample_in_motion_pass(
+    openable: Any,
+    index: Any,
+    chosen: Callable[..., np.ndarray],
+    num_samples: int,
+    generator: np.random.Generator,
+    cache_key: tuple | None,
+    read_options: dict[str, Any],
+    *,
+    short_side: int,
+    cache_bytes: int,
+) -> SampledVideo:
+    """MSE-driven strategy without a known profile: one pass computes it and keeps the candidate frames."""
+    deadline = _Deadline(openable.name, max(read_options["timeout"], 600.0))
+    profile, indices, kept, numbers, stats = motion_pass_sample(
+        openable, index, chosen, num_samples, generator, deadline,
+        short_side=short_side, max_pixels=read_options["max_pixels"], cache_bytes=cache_bytes,
+    )  # fmt: skip
+    MOTION_PROFILE_CACHE.put(cache_key, profile)
+    report = DecodeReport(frames_requested=len(indices), read_mode="sequential")
+    if stats.decoder_errors or stats.demux_error:
+        report.warnings.append(
+            f"{stats.decoder_errors} damaged packet(s) skipped; the motion profile covers the {len(profile)} "
+            "decodable frames"
+        )
+    transform = read_options["transform"]
+
+    def convert(frame: Any) -> np.ndarray:
+        array = frame_to_rgb(frame)
+        return transform(array) if transform is not None else array
+
+    def second_read(frame_numbers: list[int]) -> tuple[np.ndarray, DecodeReport]:
+        numbers = [min(n, index.num_frames - 1) for n in frame_numbers]
+        return decode_frames_with_report(openable, numbers, **read_options)
+
+    frames = frames_from_motion_pass(
+        openable, index, indices, kept, numbers, report, convert=convert, second_read=second_read
+    )
+    return SampledVideo(frames, np.asarray(indices), len(profile), chosen.__name__, report)

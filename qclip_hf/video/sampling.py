@@ -13,9 +13,10 @@ Common contract of every strategy::
   the MSE-driven strategies and ignored by the others;
 - `rng` is a `numpy.random.Generator` or an int seed; `None` means seed 0, so a call without `rng` (eval) always
   gives the same frames for the same video;
-- **short videos**: when `num_frames < num_samples`, every strategy returns
-  `floor(arange(num_samples) * num_frames / num_samples)`: each frame in time order, repeated
-  `floor` or `ceil(num_samples / num_frames)` times (e.g. 3 frames, 8 samples -> 0 0 0 1 1 1 2 2).
+- **short videos**: when `num_frames < num_samples`, every strategy returns the reference release's uniform
+  indices `round(linspace(0, num_frames - 1, num_samples))` (numpy's round-half-to-even, as the release's
+  `datasets/vqa_datasets.py` computes them): each frame in time order, repeated (e.g. 3 frames, 8 samples ->
+  0 0 1 1 1 1 2 2; 7 frames -> 0 1 2 3 3 4 5 6; 1 frame -> eight 0s).
 """
 
 from __future__ import annotations
@@ -60,8 +61,16 @@ def _check_counts(num_frames: int, num_samples: int) -> None:
 
 
 def short_video_indices(num_frames: int, num_samples: int) -> np.ndarray:
-    """Deterministic repetition rule for videos with fewer frames than requested (see module docstring)."""
-    return (np.arange(num_samples, dtype=np.int64) * num_frames) // num_samples
+    """Deterministic repetition rule for videos with fewer frames than requested: the release's uniform formula.
+
+    Example:
+
+    ```python
+    >>> short_video_indices(3, 8).tolist()
+    [0, 0, 1, 1, 1, 1, 2, 2]
+    ```
+    """
+    return np.round(np.linspace(0, num_frames - 1, num_samples)).astype(np.int64)
 
 
 def _check_motion(motion: Sequence[float] | np.ndarray | None, num_frames: int, strategy: str) -> np.ndarray:

@@ -95,6 +95,36 @@ class RawVideoFormat:
     def to_dict(self) -> dict[str, Any]:
         return {"width": self.width, "height": self.height, "pixel_format": self.pixel_format, "fps": self.fps}
 
+    @classmethod
+    def parse(cls, text: str) -> RawVideoFormat:
+        """Parse `"WIDTHxHEIGHT[:PIX_FMT[:FPS]]"` (the CLI's and training's `--raw_format`).
+
+        Example:
+
+        ```python
+        >>> RawVideoFormat.parse("1920x1080:yuv420p:25")
+        RawVideoFormat(width=1920, height=1080, pixel_format='yuv420p', fps=25.0)
+        >>> RawVideoFormat.parse("640x480").pixel_format
+        'yuv420p'
+        ```
+        """
+        usage = "expected WIDTHxHEIGHT[:PIX_FMT[:FPS]], e.g. 1920x1080 or 1920x1080:yuv420p:30"
+        parts = str(text).strip().split(":")
+        if not 1 <= len(parts) <= 3:
+            raise ValueError(f"raw format {text!r}: {usage}")
+        size = parts[0].lower().split("x")
+        if len(size) != 2 or not all(p.strip().isdigit() for p in size):
+            raise ValueError(f"raw format {text!r}: {usage}")
+        options: dict[str, Any] = {"width": int(size[0]), "height": int(size[1])}
+        if len(parts) > 1 and parts[1]:
+            options["pixel_format"] = parts[1].strip()
+        if len(parts) > 2:
+            try:
+                options["fps"] = float(parts[2])
+            except ValueError:
+                raise ValueError(f"raw format {text!r}: FPS {parts[2]!r} is not a number; {usage}") from None
+        return cls(**options)
+
 
 class OpenableVideo:
     """A normalised video input that can be opened (several times) as a PyAV container.
@@ -120,6 +150,7 @@ class OpenableVideo:
     def __init__(self, source: VideoSource, raw_format: RawVideoFormat | dict | None = None) -> None:
         self.raw_format = RawVideoFormat.from_any(raw_format)
         self.path: str | None = None
+        self.url: str | None = None
         self._bytes: bytes | None = None
         self._fileobj: BinaryIO | None = None
         if isinstance(source, dict):
@@ -130,7 +161,11 @@ class OpenableVideo:
                 source = source["path"]
             else:
                 raise VideoDecodeError("<dict>", "dict input needs a 'path' or 'bytes' entry")
-        if isinstance(source, (str, os.PathLike)):
+        if isinstance(source, str) and is_url(source):
+            # Opened by FFmpeg's own network protocols; errors surface when the container is opened.
+            self.path = self.url = source
+            self.name = source
+        elif isinstance(source, (str, os.PathLike)):
             self.path = os.fspath(source)
             self.name = self.path
             self._check_path()
@@ -160,6 +195,10 @@ class OpenableVideo:
                 self.name,
                 "raw .yuv input has no header; pass raw_format=RawVideoFormat(width, height, pixel_format)",
             )
+        if self.raw_format is not None and self.url is not None:
+            raise VideoDecodeError(
+                self.name, "raw (headerless) video over http(s) is not supported; download it first"
+            )
         if self.raw_format is not None:
             size = self._size()
             if size < self.raw_format.frame_bytes:
@@ -167,6 +206,14 @@ class OpenableVideo:
                     self.name,
                     f"raw input of {size} bytes is shorter than one {self.raw_format.width}x{self.raw_format.height} "
                     f"{self.raw_format.pixel_format} frame ({self.raw_format.frame_bytes} bytes)",
+                )
+            if size % self.raw_format.frame_bytes:
+                frames, extra = divmod(size, self.raw_format.frame_bytes)
+                raise VideoDecodeError(
+                    self.name,
+                    f"raw input of {size} bytes is not a whole number of {self.raw_format.width}x"
+                    f"{self.raw_format.height} {self.raw_format.pixel_format} frames ({self.raw_format.frame_bytes} "
+                    f"bytes each: {frames} frames + {extra} bytes); check the raw format's size and pixel format",
                 )
 
     def _check_path(self) -> None:
@@ -180,6 +227,8 @@ class OpenableVideo:
             raise VideoDecodeError(self.name, "file is empty (0 bytes)")
 
     def _size(self) -> int:
+        if self.url is not None:
+            return -1  # unknown without a request
         if self.path is not None:
             return os.path.getsize(self.path)
         if self._bytes is not None:
@@ -230,6 +279,15 @@ class OpenableVideo:
             raise VideoDecodeError(self.name, f"not a readable video container ({_ffmpeg_reason(err)})") from err
         except (OSError, ValueError) as err:
             raise VideoDecodeError(self.name, f"cannot open ({err})") from err
+
+
+URL_SCHEMES = ("http://", "https://")
+"""Network sources opened by FFmpeg (and torchcodec) directly."""
+
+
+def is_url(source: Any) -> bool:
+    """Whether `source` is an http(s) URL string."""
+    return isinstance(source, str) and source.lower().startswith(URL_SCHEMES)
 
 
 def _ffmpeg_reason(err: Exception) -> str:

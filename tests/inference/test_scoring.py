@@ -56,7 +56,7 @@ def test_two_processes_score_every_file_exactly_once(setup, tmp_path):
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", str(_free_port()), "-m", "qclip_hf.cli", "score", str(setup / "videos"),
                "--model", str(setup / "model"), "--output", str(output), "--device", "cpu", "--batch_size", "2",
-               "--no_progress", "--allow-failures"]
+               "--no_progress", "--allow_failures"]
     done = subprocess.run(command, cwd=tmp_path, timeout=600, capture_output=True, text=True,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -64,7 +64,7 @@ def test_two_processes_score_every_file_exactly_once(setup, tmp_path):
     rows = read_rows(output)
     assert sorted(r["path"] for r in rows) == files  # nothing missing, no duplicates
     assert {Path(r["path"]).name for r in rows if r["status"] == "failed"} == {"zero.mp4", "truncated.mp4"}
-    assert f"{len(files)} files: {len(files) - 2} ok, 2 failed, 0 skipped" in done.stdout
+    assert f"{len(files)} videos: {len(files)} new, 0 rescored, 0 reused; {len(files) - 2} ok, 2 failed" in done.stdout
     assert not list(tmp_path.glob("*.partial.jsonl"))
     # The same files scored in one process give the same scores.
     pipe = VideoQualityPipeline(model=QClipModel.from_pretrained(setup / "model"), device="cpu")

@@ -53,7 +53,8 @@ def test_registered_task_builds_from_a_saved_directory(model_dir, videos):
     assert isinstance(pipe, VideoQualityPipeline)
     assert pipe.video_processor.num_frames == 4 and pipe.video_processor.size.height == 32  # the backbone's size
     result = pipe(videos[0])
-    assert set(result) == {"score", "levels"} and isinstance(result["score"], float)
+    assert set(result) == {"score", "levels", "substituted_frames", "warnings"} and isinstance(result["score"], float)
+    assert result["substituted_frames"] == 0 and result["warnings"] == []  # a clean file
     assert list(result["levels"]) == ["excellent", "good", "fair", "poor", "bad"]
     assert sum(result["levels"].values()) == pytest.approx(1.0, abs=1e-5)
 
@@ -76,13 +77,23 @@ def test_every_input_type(pipe, videos, tmp_path):
     assert len(batch) == 2 and batch[0]["score"] == pytest.approx(as_array, abs=1e-6)
 
 
-def test_batch_size_one_and_four_give_the_same_scores(pipe, videos):
-    one = pipe(videos, batch_size=1)
-    four = pipe(videos, batch_size=4)
-    for a, b in zip(one, four, strict=True):
-        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
-        for level in a["levels"]:
-            assert a["levels"][level] == pytest.approx(b["levels"][level], abs=1e-5)
+def test_scores_are_bitwise_equal_whatever_the_batch_size(pipe, videos):
+    # 8 inputs (files and arrays of different lengths) so batch sizes 3 and 8 split them differently.
+    frames = np.random.default_rng(11).integers(0, 256, size=(9, 40, 56, 3), dtype=np.uint8)
+    inputs = [*videos, frames, frames[::-1].copy(), frames[:5]]
+    runs = {size: pipe(inputs, batch_size=size, return_temporal=True, num_segments=2) for size in (1, 3, 8)}
+    for size in (3, 8):
+        for a, b in zip(runs[1], runs[size], strict=True):
+            assert a["score"] == b["score"]  # bitwise, not approx
+            assert a["levels"] == b["levels"]
+            assert [s["score"] for s in a["temporal"]] == [s["score"] for s in b["temporal"]]
+    # A resumed run scores a suffix of the list on its own: the same bits again.
+    assert [r["score"] for r in pipe(inputs[5:], batch_size=3)] == [r["score"] for r in runs[1][5:]]
+    # The opt-out (one forward per batch) scores the same videos, up to the last bits.
+    batched = pipe(inputs, batch_size=8, batch_invariant=False)
+    assert [r["score"] for r in batched] == pytest.approx([r["score"] for r in runs[1]], abs=1e-6)
+    with pytest.raises(ValueError, match="batch_invariant"):
+        pipe(inputs[0], batch_invariant="yes")
 
 
 def test_text_tower_runs_once_per_pipeline(model_dir, videos):

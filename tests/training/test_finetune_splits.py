@@ -33,6 +33,8 @@ def test_two_splits_from_an_adapter_print_a_table(tiny_backbone_dir, tmp_path):
     assert [row["split"] for row in splits] == [0, 1]
     # Each run evaluated exactly DOVER's 20% of its split.
     for k in (0, 1):
-        coverage = json.loads((tmp_path / "ft" / f"split-{k}" / "results.json").read_text())["eval_coverage"]
+        results = json.loads((tmp_path / "ft" / f"split-{k}" / "results.json").read_text())
+        coverage = results["history"][-1]["eval_coverage"]
+        assert results["best"]["selected_on"] == f"split-{k}" and results["best"]["is_test_set"]
         _, test_rows = dover_split_indices(10, k)
         assert coverage[f"split-{k}"]["dataset"] == len(test_rows) == 2

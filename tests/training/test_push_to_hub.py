@@ -7,16 +7,20 @@ import json
 import re
 import sys
 import textwrap
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, hf_hub_download
 from safetensors.torch import load_file
 
+from qclip_hf import QClipConfig
+from qclip_hf.errors import QClipError
 from qclip_hf.synthetic import generate_quality_dataset
 from qclip_hf.testing.hub_server import LocalHubServer, run_with_hub
+from qclip_hf.training.hub import check_hub_backbone, push_trained_model
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "hf_local_test_token"
@@ -51,8 +55,9 @@ def pushed(tmp_path_factory, tiny_backbone_dir):
             "--train_data", f"videofolder:{data}/train", "--eval_data", f"heldout=videofolder:{data}/test",
             "--num_epochs", "1", "--batch_size", "3", "--checkpointing_steps", "none",
             "--output_dir", str(root / "run"), "--push_to_hub", "--hub_model_id", "user/qclip-tiny", "--hub_private"]
-    run_with_hub(server.endpoint, REPO / "training" / "train.py", root / "home-train", *args, timeout=600)
-    yield {"root": root, "server": server, "api": api, "final": root / "run" / "final"}
+    proc = run_with_hub(server.endpoint, REPO / "training" / "train.py", root / "home-train", *args, timeout=600)
+    # --push_to_hub uploads best/, the selected epoch.
+    yield {"root": root, "server": server, "api": api, "final": root / "run" / "best", "proc": proc}
     server.stop()
 
 
@@ -73,6 +78,18 @@ def test_push_uploads_trained_parts_and_a_model_card(pushed):
     results = metadata["model-index"][0]["results"]
     assert {m["type"] for r in results for m in r["metrics"]} >= {"srocc", "plcc"}
     assert 'from_pretrained("user/qclip-tiny")' in card
+    # The card: paper + BibTeX, limitations, eval-set sizes, selection stated, no local paths, no dataset ids.
+    assert "arXiv:2508.06092" in card and "@article{mi2025qclip" in card and "## Limitations" in card
+    size = json.loads((pushed["root"] / "run" / "results.json").read_text())["eval_sizes"]["heldout"]
+    assert f"| heldout | {size} |" in card and "selected on the test set, as the paper and release do" in card
+    assert str(pushed["root"]) not in card and "datasets" not in metadata
+    assert metadata["license"] == "other"  # org/tiny-clip's license is unknown: "other" with a note
+
+
+def test_third_party_info_logs_are_off_by_default(pushed):
+    stderr = pushed["proc"].stderr
+    assert "HTTP Request" not in stderr and " INFO httpx" not in stderr
+    assert "INFO __main__" in stderr  # our own INFO lines stay
 
 
 def test_download_into_empty_cache_then_offline_gives_the_same_scores(pushed, tmp_path):
@@ -139,3 +156,104 @@ def test_model_card_usage_snippet_runs(pushed, tmp_path):
     proc = run_with_hub(pushed["server"].endpoint, code, tmp_path / "home", timeout=300)
     assert re.search(r"tensor\(\[-?\d", proc.stdout), proc.stdout
     assert sys.executable
+
+
+# ---- a local backbone: refused, or pushed with --hub_backbone_id / --hub_push_backbone (in-process, no training)
+
+ARGS = Namespace(train_data="videofolder:/somewhere/private/train", learning_rate=1e-3, weight_decay=1e-4,
+                 num_epochs=2, warmup_epochs=1, batch_size=4, loss="plcc+rank", num_frames=4,
+                 train_sampling="Mixed", eval_sampling="UNISampl")
+SUMMARY = {"best": {"epoch": 1, "selected_on": "heldout", "rule": "best mean of SROCC and PLCC",
+                    "metrics": {"heldout": {"srocc": 0.5, "plcc": 0.6, "krocc": 0.4, "rmse": 1.2}}},
+           "eval_sizes": {"heldout": 7}, "fit": "logistic"}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    server = LocalHubServer(tmp_path_factory.mktemp("hub"))
+    server.start()
+    yield server, HfApi(endpoint=server.endpoint, token=TOKEN)
+    server.stop()
+
+
+def _config(folder: str) -> QClipConfig:
+    return QClipConfig.from_pretrained(folder)
+
+
+def test_check_refuses_a_local_backbone_before_any_work(tmp_path):
+    with pytest.raises(QClipError, match="local path .*--hub_backbone_id .*--hub_push_backbone"):
+        check_hub_backbone(str(tmp_path))
+    with pytest.raises(QClipError, match="not a Hub repo id"):
+        check_hub_backbone(str(tmp_path), hub_backbone_id=str(tmp_path))
+    assert check_hub_backbone("org/clip") == "org/clip"
+    assert check_hub_backbone(None) is None  # a built-in random architecture needs no backbone repo
+    assert check_hub_backbone(str(tmp_path), push_backbone=True, repo_id="me/q") == "me/q-backbone"
+
+
+def test_push_with_a_local_backbone_is_refused_and_uploads_nothing(hub, model_dir):
+    server, api = hub
+    with pytest.raises(QClipError, match="local path"):
+        push_trained_model(model_dir, "me/refused", _config(model_dir), SUMMARY, ARGS, endpoint=server.endpoint,
+                           token=TOKEN)
+    assert not api.repo_exists("me/refused")
+    with pytest.raises(QClipError, match="does not exist on the Hub"):
+        push_trained_model(model_dir, "me/refused", _config(model_dir), SUMMARY, ARGS, endpoint=server.endpoint,
+                           token=TOKEN, hub_backbone_id="org/never-uploaded")
+    assert not api.repo_exists("me/refused")
+
+
+def test_push_backbone_too_names_it_in_the_pushed_config_and_card(hub, model_dir, tmp_path):
+    server, api = hub
+    local_backbone = _config(model_dir).backbone
+    push_trained_model(model_dir, "me/with-backbone", _config(model_dir), SUMMARY, ARGS, endpoint=server.endpoint,
+                       token=TOKEN, push_backbone=True)
+    assert api.repo_exists("me/with-backbone-backbone")
+    config = json.loads(Path(hf_hub_download("me/with-backbone", "config.json", endpoint=server.endpoint,
+                                             cache_dir=tmp_path, token=TOKEN)).read_text())
+    assert config["backbone"] == "me/with-backbone-backbone"
+    card = Path(hf_hub_download("me/with-backbone", "README.md", endpoint=server.endpoint, cache_dir=tmp_path,
+                                token=TOKEN)).read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["base_model"] == "me/with-backbone-backbone"
+    assert "/somewhere/private" not in card and "| heldout | 7 |" in card and "2508.06092" in card
+    # The local folder still names its local backbone.
+    assert _config(model_dir).backbone == local_backbone
+
+
+def test_hub_backbone_id_pushed_model_loads_from_the_hub_alone(hub, model_dir, tmp_path):
+    server, api = hub
+    api.create_repo("org/tiny-clip-copy", exist_ok=True)
+    api.upload_folder(folder_path=_config(model_dir).backbone, repo_id="org/tiny-clip-copy")
+    push_trained_model(model_dir, "me/by-id", _config(model_dir), SUMMARY, ARGS, endpoint=server.endpoint,
+                       token=TOKEN, hub_backbone_id="org/tiny-clip-copy", license="cc-by-4.0")
+    code = textwrap.dedent("""
+        from qclip_hf import QClipModel
+        model = QClipModel.from_pretrained("me/by-id")
+        print(model.config.backbone)
+    """)
+    proc = run_with_hub(server.endpoint, code, tmp_path / "home", timeout=300)
+    assert proc.stdout.strip().splitlines()[-1] == "org/tiny-clip-copy"
+    card = Path(hf_hub_download("me/by-id", "README.md", endpoint=server.endpoint, cache_dir=tmp_path,
+                                token=TOKEN)).read_text()
+    assert yaml.safe_load(card.split("---")[1])["license"] == "cc-by-4.0"
+
+
+_LOGS = textwrap.dedent(
+    """
+    import logging, sys
+    from huggingface_hub import HfApi
+    from qclip_hf.training.logging_setup import quiet_third_party_logs
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_third_party_logs(verbose=sys.argv[1] == "verbose")
+    HfApi().repo_exists("org/any-repo")
+    logging.getLogger("qclip").info("own line")
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["quiet", "verbose"])
+def test_verbose_turns_third_party_request_logs_on(hub, tmp_path, mode):
+    server, _ = hub
+    proc = run_with_hub(server.endpoint, _LOGS, tmp_path / "home", mode, timeout=120)
+    assert ("HTTP Request: " in proc.stderr) == (mode == "verbose"), proc.stderr[-2000:]
+    assert "INFO qclip: own line" in proc.stderr

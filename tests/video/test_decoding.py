@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from qclip_hf.video.decoding import decode_frames, index_video, plan_read_mode
+from qclip_hf.video.errors import VideoDecodeError
 from qclip_hf.video.sources import RawVideoFormat
 
 
@@ -175,3 +176,68 @@ def test_validation_errors(testsrc_video):
         RawVideoFormat(64, 48, "yuv9000")
     with pytest.raises(ValueError, match="width must be a positive int"):
         RawVideoFormat(0, 48)
+
+
+def test_raw_video_format_parse():
+    from qclip_hf.video.sources import RawVideoFormat
+
+    assert RawVideoFormat.parse("1920x1080") == RawVideoFormat(1920, 1080, "yuv420p", 30.0)
+    assert RawVideoFormat.parse("64x48:gray:25") == RawVideoFormat(64, 48, "gray", 25.0)
+    assert RawVideoFormat.parse("64X48:yuv422p") == RawVideoFormat(64, 48, "yuv422p", 30.0)
+    for bad, message in (
+        ("1920", "expected WIDTHxHEIGHT"),
+        ("axb", "expected WIDTHxHEIGHT"),
+        ("64x48:yuv420p:fast", "FPS 'fast' is not a number"),
+        ("64x48:nope", "pixel_format must be one of"),
+        ("0x48", "width must be a positive int"),
+        ("64x48:gray:25:1", "expected WIDTHxHEIGHT"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            RawVideoFormat.parse(bad)
+
+
+def test_raw_file_not_a_whole_number_of_frames(tmp_path):
+    from qclip_hf.video.reader import sample_video
+    from qclip_hf.video.sources import RawVideoFormat
+
+    path = tmp_path / "clip.yuv"
+    path.write_bytes(bytes(64 * 48 * 3 // 2 * 5 + 7))
+    with pytest.raises(VideoDecodeError, match=r"not a whole number of 64x48 yuv420p frames .*5 frames \+ 7 bytes"):
+        sample_video(path, 4, raw_format=RawVideoFormat.parse("64x48"))
+    path.write_bytes(bytes(64 * 48 * 3 // 2 * 5))
+    assert sample_video(path, 4, raw_format=RawVideoFormat.parse("64x48:yuv420p:25")).frames.shape == (4, 48, 64, 3)
+
+
+def test_http_url_source(testsrc_video):
+    """http(s) URLs are opened by FFmpeg itself (index, motion pass and frame reads all re-open the URL)."""
+    import functools
+    import http.server
+    import threading
+
+    from qclip_hf.video.reader import sample_video
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(testsrc_video.parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{testsrc_video.name}"
+        for strategy in ("UNISampl", "SegMSEMedian"):
+            remote, local = sample_video(url, 8, strategy), sample_video(testsrc_video, 8, strategy)
+            assert remote.indices.tolist() == local.indices.tolist()
+            assert np.array_equal(remote.frames, local.frames)
+        with pytest.raises(VideoDecodeError, match="not a readable video container|cannot open"):
+            sample_video(url.replace(testsrc_video.name, "missing.mp4"), 8)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_verified_seeks_keep_seek_mode_on_a_clean_file(testsrc_video):
+    from qclip_hf.video.decoding import decode_frames_with_report
+
+    frames, report = decode_frames_with_report(testsrc_video, [59, 0, 30, 30], read_mode="seek")
+    assert report.read_mode == "seek" and not report.warnings and report.frames_requested == 4
+    sequential, _ = decode_frames_with_report(testsrc_video, [59, 0, 30, 30], read_mode="sequential")
+    assert np.array_equal(frames, sequential) and np.array_equal(frames[2], frames[3])

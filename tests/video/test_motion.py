@@ -58,7 +58,7 @@ def test_stored_as_dataset_column_and_reused(pattern_video, testsrc_video, monke
     def _no_pass(*args, **kwargs):
         raise AssertionError("motion profile recomputed")
 
-    monkeypatch.setattr(reader, "compute_motion_profile", _no_pass)
+    monkeypatch.setattr(reader, "motion_pass_sample", _no_pass)
     again = sample_video(pattern_video, 8, "SegMSEMedian", motion=ds[0]["motion_profile"])
     assert again.indices.tolist() == expected.tolist()
 
@@ -70,3 +70,23 @@ def test_video_feature_column(testsrc_video):
     assert len(ds[0]["motion_profile"]) == 60
     with pytest.raises(ValueError, match="not in the dataset's columns"):
         add_motion_profile(ds, video_column="clip")
+
+
+def test_motion_profile_cache_keys_on_file_identity_and_disk(tmp_path, testsrc_video, monkeypatch):
+    import shutil
+
+    from qclip_hf.video.motion_pass import MOTION_CACHE_DIR_ENV, MotionProfileCache
+
+    clip = tmp_path / "clip.mp4"
+    shutil.copyfile(testsrc_video, clip)
+    monkeypatch.setenv(MOTION_CACHE_DIR_ENV, str(tmp_path / "cache"))
+    cache = MotionProfileCache()
+    key = cache.key(str(clip), 64)
+    cache.put(key, np.arange(3))
+    assert cache.get(key).tolist() == [0, 1, 2]
+    # another process (a fresh cache object) finds it on disk
+    assert MotionProfileCache().get(key).tolist() == [0, 1, 2]
+    # rewriting the file changes its identity: the old profile is never used for it
+    clip.write_bytes(clip.read_bytes() + b"\0")
+    assert cache.key(str(clip), 64) != key and cache.get(cache.key(str(clip), 64)) is None
+    assert cache.key(None, 64) is None and cache.key("http://host/a.mp4", 64) is None

@@ -61,12 +61,26 @@ def test_training_deterministic_per_seed(testsrc_video):
     assert run(1) != run(2)
 
 
-def test_short_video_file_repeats(tmp_path, vt):
-    path = vt.write_video(tmp_path / "short.mp4", vt.pattern_frames()[38:41], options={"qp": "0"})
+# The reference release's indices for short videos, written out by hand from its formula
+# `np.linspace(0, n - 1, 8).round()` (datasets/vqa_datasets.py `_frame_indices`), not computed by our code:
+# 3 frames: 0, .29, .57, .86, 1.14, 1.43, 1.71, 2 -> 0 0 1 1 1 1 2 2 ; 7 frames: 0, .86, 1.71, 2.57, ... -> 0 1 2 3 3 4 5 6
+RELEASE_SHORT_INDICES = {1: [0] * 8, 3: [0, 0, 1, 1, 1, 1, 2, 2], 7: [0, 1, 2, 3, 3, 4, 5, 6]}
+
+
+@pytest.mark.parametrize("length", sorted(RELEASE_SHORT_INDICES))
+def test_short_video_files_use_the_release_indices(length, tmp_path, vt):
+    from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor
+
+    frames = vt.pattern_frames()[38 : 38 + length]  # crosses into the burst: every frame differs
+    path = vt.write_video(tmp_path / f"short{length}.mp4", frames, options={"qp": "0"})
+    expected = RELEASE_SHORT_INDICES[length]
     for name in STRATEGY_NAMES:
         result = sample_video(path, 8, name)
-        assert result.indices.tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
-        assert np.array_equal(result.frames[0], result.frames[2])
+        assert result.indices.tolist() == expected, name
+        for j, i in enumerate(expected):
+            assert np.array_equal(result.frames[j], result.frames[expected.index(i)])
+    processor = QClipVideoProcessor(size={"height": 16, "width": 16})
+    assert processor(str(path), return_frame_indices=True)["frame_indices"].tolist() == [expected]
 
 
 def test_decoded_inputs(vt):
@@ -89,3 +103,44 @@ def test_frames_to_array_conversions():
         frames_to_array(np.zeros((2, 4, 5, 3), dtype=np.float32))
     with pytest.raises(ValueError, match=r"\(T, H, W, C\)"):
         frames_to_array(np.zeros((4, 5), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("name", ["MSESortedUNI", "SegMSEMean", "SegMSEMedian"])
+def test_motion_strategies_decode_once(name, testsrc_video, monkeypatch):
+    """The motion pass keeps the candidate frames: one demux (index) and ONE decode pass, same frames as two."""
+    from qclip_hf.video import frame_pass
+    from qclip_hf.video.motion_pass import MOTION_PROFILE_CACHE
+
+    MOTION_PROFILE_CACHE.clear()
+    two_pass = sample_video(testsrc_video, 8, name, motion=compute_motion_profile(testsrc_video))
+    passes = []
+    original = frame_pass.iter_numbered_frames
+    monkeypatch.setattr(frame_pass, "iter_numbered_frames", lambda *a, **k: passes.append(1) or original(*a, **k))
+    import qclip_hf.video.motion_pass as motion_pass
+
+    monkeypatch.setattr(motion_pass, "iter_numbered_frames", frame_pass.iter_numbered_frames)
+    one_pass = sample_video(testsrc_video, 8, name)
+    assert len(passes) == 1 and one_pass.report.read_mode == "sequential" and not one_pass.report.warnings
+    assert one_pass.indices.tolist() == two_pass.indices.tolist()
+    assert np.array_equal(one_pass.frames, two_pass.frames)
+    # the profile is now cached for this file (path, size, mtime): the next epoch decodes only the chosen frames
+    passes.clear()
+    again = sample_video(testsrc_video, 8, name)
+    assert again.indices.tolist() == one_pass.indices.tolist() and np.array_equal(again.frames, one_pass.frames)
+    assert again.report.read_mode in ("seek", "sequential")
+
+
+def test_memory_cap_falls_back_to_a_second_read(testsrc_video):
+    from qclip_hf.video.motion_pass import MOTION_PROFILE_CACHE
+
+    MOTION_PROFILE_CACHE.clear()
+    capped = sample_video(testsrc_video, 8, "MSESortedUNI", motion_cache_bytes=1, cache_motion=False)
+    full = sample_video(testsrc_video, 8, "MSESortedUNI", cache_motion=False)
+    assert capped.indices.tolist() == full.indices.tolist() and np.array_equal(capped.frames, full.frames)
+    assert any("second decode" in w for w in capped.report.warnings) and not full.report.warnings
+
+
+def test_transform_applies_at_decode(testsrc_video):
+    small = sample_video(testsrc_video, 4, "UNISampl", transform=lambda f: f[::2, ::2].copy())
+    full = sample_video(testsrc_video, 4, "UNISampl")
+    assert small.frames.shape == (4, 60, 80, 3) and np.array_equal(small.frames, full.frames[:, ::2, ::2])

@@ -93,9 +93,10 @@ def test_randsampl_distinct_sorted_deterministic_per_seed():
 @pytest.mark.parametrize("name", list(SAMPLING_STRATEGIES))
 def test_short_video_rule(name):
     fn = SAMPLING_STRATEGIES[name]
-    assert fn(3, 8, motion=[1.0, 2.0, 3.0], rng=0).tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
+    # the release's round(linspace(0, n - 1, k)); 5 -> 8: 0, .57, 1.14, 1.71, 2.29, 2.86, 3.43, 4
+    assert fn(3, 8, motion=[1.0, 2.0, 3.0], rng=0).tolist() == [0, 0, 1, 1, 1, 1, 2, 2]
     assert fn(1, 4, motion=[0.0], rng=0).tolist() == [0, 0, 0, 0]
-    assert short_video_indices(5, 8).tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
+    assert short_video_indices(5, 8).tolist() == [0, 1, 1, 2, 2, 3, 3, 4]
 
 
 @pytest.mark.parametrize("name", list(SAMPLING_STRATEGIES))

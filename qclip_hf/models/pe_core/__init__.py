@@ -1,17 +1,27 @@
-"""PE-Core (Meta's Perception Encoder): transformers-style dual encoder, checkpoint conversion and processors."""
+"""PE-Core (Meta's Perception Encoder): transformers-style dual encoder, checkpoint conversion and processors.
+
+Names are imported lazily, on first use: reading `PECoreConfig` imports the configuration only (no modeling code,
+no `transformers.activations`), so a process that only inspects or validates configs starts fast.
+"""
 
 from __future__ import annotations
 
-from .configuration_pe_core import (
-    PE_CORE_PRESETS,
-    PECoreConfig,
-    PECoreTextConfig,
-    PECoreVisionConfig,
-    resolve_pe_core_preset,
-)
-from .modeling_pe_core import PECoreModel, PECorePreTrainedModel
-from .processing_pe_core import build_pe_core_image_processor, build_pe_core_processor
-from .tokenization_pe_core import build_pe_core_tokenizer, open_clip_bpe_path, write_clip_bpe_vocab
+from ..._lazy import lazy_attributes
+
+_IMPORT_STRUCTURE = {
+    "configuration_pe_core": [
+        "PE_CORE_PRESETS",
+        "PECoreConfig",
+        "PECoreTextConfig",
+        "PECoreVisionConfig",
+        "resolve_pe_core_preset",
+    ],
+    "modeling_pe_core": ["PECoreModel", "PECorePreTrainedModel"],
+    "processing_pe_core": ["build_pe_core_image_processor", "build_pe_core_processor"],
+    "tokenization_pe_core": ["build_pe_core_tokenizer", "open_clip_bpe_path", "write_clip_bpe_vocab"],
+}
+
+__getattr__, __dir__, _LAZY_NAMES = lazy_attributes(__name__, _IMPORT_STRUCTURE)
 
 
 def register_pe_core_auto_classes() -> None:
@@ -29,22 +39,11 @@ def register_pe_core_auto_classes() -> None:
     """
     from transformers import AutoConfig, AutoModel
 
+    from .configuration_pe_core import PECoreConfig
+    from .modeling_pe_core import PECoreModel
+
     AutoConfig.register("pe_core", PECoreConfig, exist_ok=True)
     AutoModel.register(PECoreConfig, PECoreModel, exist_ok=True)
 
 
-__all__ = [
-    "PE_CORE_PRESETS",
-    "PECoreConfig",
-    "PECoreModel",
-    "PECorePreTrainedModel",
-    "PECoreTextConfig",
-    "PECoreVisionConfig",
-    "build_pe_core_image_processor",
-    "build_pe_core_processor",
-    "build_pe_core_tokenizer",
-    "open_clip_bpe_path",
-    "register_pe_core_auto_classes",
-    "resolve_pe_core_preset",
-    "write_clip_bpe_vocab",
-]
+__all__ = sorted([*_LAZY_NAMES, "register_pe_core_auto_classes"])

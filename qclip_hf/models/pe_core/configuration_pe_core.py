@@ -12,7 +12,10 @@ from typing import Any
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
-from transformers.activations import ACT2FN
+
+# Activations checked without importing `transformers.activations`, which pulls hub kernels, torch.distributed.tensor,
+# sympy and dynamo (seconds of start-up). Any other name is checked against `ACT2FN`, imported only then.
+_COMMON_ACTIVATIONS = frozenset({"gelu", "gelu_new", "gelu_pytorch_tanh", "quick_gelu", "relu", "silu", "swish", "tanh"})
 
 
 def _require_positive(config_name: str, **fields: Any) -> None:
@@ -22,6 +25,10 @@ def _require_positive(config_name: str, **fields: Any) -> None:
 
 
 def _require_activation(config_name: str, hidden_act: str) -> None:
+    if hidden_act in _COMMON_ACTIVATIONS:
+        return
+    from transformers.activations import ACT2FN
+
     if hidden_act not in ACT2FN:
         raise ValueError(
             f"{config_name}.hidden_act={hidden_act!r} is not a known activation; allowed: {sorted(ACT2FN)}."
@@ -68,6 +75,13 @@ class PECoreVisionConfig(PreTrainedConfig):
         pooling_num_attention_heads (`int`, *optional*, defaults to 8): heads of the attention-pooling head.
         pooling_intermediate_size (`int`, *optional*, defaults to 4096): hidden width of the pooling head's MLP.
         initializer_range (`float`, *optional*, defaults to 0.02): std of the truncated-normal weight init.
+        legacy_class_token_rope (`bool`, *optional*, defaults to `False`): reproduce the rotary layout of Meta's
+            Perception Encoder code before its commit "Fix Rope bug when using cls token" (2025-05-01), which the
+            Q-CLIP authors' release vendors: the class token's zero-angle row is appended *after* the patch rows
+            while the class token is first in the sequence, so the class token is rotated with the first patch's
+            angles, every patch with its right-hand neighbour's and the last patch not at all. `False` (default) is
+            the fixed layout of Meta's current code, timm and open_clip, with which the published checkpoints were
+            trained. Needs `use_class_token=True` (without a class token both layouts coincide).
 
     Example:
         ```python
@@ -99,9 +113,19 @@ class PECoreVisionConfig(PreTrainedConfig):
     pooling_num_attention_heads: int = 8
     pooling_intermediate_size: int = 4096
     initializer_range: float = 0.02
+    legacy_class_token_rope: bool = False
 
     def __post_init__(self, **kwargs):
         name = type(self).__name__
+        if not isinstance(self.legacy_class_token_rope, bool):
+            raise ValueError(
+                f"{name}.legacy_class_token_rope must be True or False, got {self.legacy_class_token_rope!r}."
+            )
+        if self.legacy_class_token_rope and not self.use_class_token:
+            raise ValueError(
+                f"{name}.legacy_class_token_rope=True needs use_class_token=True: the pre-fix rotary layout only "
+                "differs from the fixed one when there is a class token. Set legacy_class_token_rope=False."
+            )
         _require_positive(
             name,
             hidden_size=self.hidden_size,

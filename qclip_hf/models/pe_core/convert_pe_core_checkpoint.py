@@ -77,7 +77,7 @@ def _drop_batch(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
 def _chunks(n: int) -> Transform:
     def split(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if t.shape[0] % n:
-            # Leave the shape check to report it against the expected q/k/v shapes.
+            # Leave the shape check to report it against the expected shapes.
             return (t,) * n
         return tuple(c.contiguous() for c in t.chunk(n, dim=0))
 
@@ -93,12 +93,26 @@ def _linear(src: str, dst: str) -> list[_Rule]:
     return [_Rule(f"{src}.weight", (f"{dst}.weight",), _same), _Rule(f"{src}.bias", (f"{dst}.bias",), _same)]
 
 
-def _qkv(src_weight: str, src_bias: str, dst: str, names=("q_proj", "k_proj", "v_proj")) -> list[_Rule]:
-    n = len(names)
+def _qkv(src_weight: str, src_bias: str, dst: str) -> list[_Rule]:
+    # Meta's `in_proj_*` and timm's `qkv` hold q, k, v stacked row-wise, as the model's fused `qkv` does.
     return [
-        _Rule(src_weight, tuple(f"{dst}.{p}.weight" for p in names), _chunks(n)),
-        _Rule(src_bias, tuple(f"{dst}.{p}.bias" for p in names), _chunks(n)),
+        _Rule(src_weight, (f"{dst}.qkv.weight",), _same),
+        _Rule(src_bias, (f"{dst}.qkv.bias",), _same),
     ]
+
+
+def _fuse_split_qkv(converted: dict[str, torch.Tensor], origin: dict[str, str]) -> None:
+    """Concatenate `<prefix>.{q,k,v}_proj.*` produced by rules (open_clip's pooling head stores q and kv apart) into
+    the model's fused `<prefix>.qkv.*`, in place."""
+    for key in [k for k in converted if k.endswith(("q_proj.weight", "q_proj.bias"))]:
+        module, kind = key.rsplit(".", 1)
+        prefix = module[: -len("q_proj")]
+        parts = [f"{prefix}{p}_proj.{kind}" for p in ("q", "k", "v")]
+        if not all(part in converted for part in parts):
+            continue  # reported by the shape check as keys not produced / not in the model
+        tensors = [converted.pop(part) for part in parts]
+        origin[f"{prefix}qkv.{kind}"] = " + ".join(origin.pop(part) for part in parts)
+        converted[f"{prefix}qkv.{kind}"] = torch.cat(tensors)
 
 
 def _clip_block_rules(src: str, dst: str, layer_scale: bool) -> list[_Rule]:
@@ -183,7 +197,10 @@ def _open_clip_rules(config: PECoreConfig) -> list[_Rule]:
         rules += _timm_block_rules(f"{trunk}.blocks.{i}", f"vision_model.encoder.layers.{i}", layer_scale)
     pool = f"{trunk}.attn_pool"
     rules += _linear(f"{pool}.q", "vision_model.head.attention.q_proj")
-    rules += _qkv(f"{pool}.kv.weight", f"{pool}.kv.bias", "vision_model.head.attention", names=("k_proj", "v_proj"))
+    kv_targets = ("vision_model.head.attention.k_proj", "vision_model.head.attention.v_proj")
+    rules += [
+        _Rule(f"{pool}.kv.{kind}", tuple(f"{t}.{kind}" for t in kv_targets), _chunks(2)) for kind in ("weight", "bias")
+    ]
     rules += _linear(f"{pool}.proj", "vision_model.head.attention.out_proj")
     rules += _linear(f"{pool}.norm", "vision_model.head.layernorm")
     rules += _linear(f"{pool}.mlp.fc1", "vision_model.head.mlp.fc1") + _linear(f"{pool}.mlp.fc2", "vision_model.head.mlp.fc2")
@@ -283,6 +300,7 @@ def convert_pe_core_state_dict(
             if target in converted:
                 produced_twice.append(target)
             converted[target], origin[target] = tensor, rule.source
+    _fuse_split_qkv(converted, origin)
 
     expected = _expected_shapes(config)
     not_produced = sorted(set(expected) - set(converted))

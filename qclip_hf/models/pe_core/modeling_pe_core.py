@@ -22,68 +22,41 @@ from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPo
 from transformers.models.clip.modeling_clip import CLIPOutput
 
 from .configuration_pe_core import PECoreConfig, PECoreTextConfig, PECoreVisionConfig
-
-RotaryEmbeddings = tuple[torch.Tensor, torch.Tensor]
-
-
-def _rotate_interleaved(x: torch.Tensor) -> torch.Tensor:
-    # Pairs (x0, x1), (x2, x3), ... rotate by 90 degrees: [-x1, x0, -x3, x2, ...] (timm's `rot`, Meta's layout).
-    return torch.stack([-x[..., 1::2], x[..., ::2]], dim=-1).reshape(x.shape)
-
-
-def apply_rotary_embeddings(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate `x` (..., N, head_dim) by the angles whose `cos`/`sin` (N, head_dim) are given; result in x's dtype."""
-    return (x * cos + _rotate_interleaved(x) * sin).to(x.dtype)
+from .rotary_pe_core import (
+    PECoreVisionRotaryEmbedding,
+    RotaryEmbeddings,
+    RotaryTable,
+    apply_rotary_embeddings,
+    apply_rotary_table,
+    rotary_angles,
+)
 
 
-class PECoreVisionRotaryEmbedding(nn.Module):
-    """2D axial RoPE over the patch grid: half of each head's channels rotate with the column (x) coordinate, half with
-    the row (y) coordinate, in interleaved pairs.
-
-    It holds no state: angles are computed from the config at each call (a few kB), so there is no buffer to restore
-    after `from_pretrained` builds the model on the meta device.
-    """
-
-    def __init__(self, config: PECoreVisionConfig):
-        super().__init__()
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.grid_size = config.grid_size
-        self.theta = float(config.rope_theta)
-        self.grid_offset = float(config.rope_grid_offset)
-
-    def forward(self, device: torch.device) -> RotaryEmbeddings:
-        num_bands = self.head_dim // 4
-        exponent = torch.arange(num_bands, device=device, dtype=torch.float32) / num_bands
-        bands = 1.0 / (self.theta**exponent)
-        coords = torch.arange(self.grid_size, device=device, dtype=torch.float32) + self.grid_offset
-        # grid[h, w] = (x, y) = (w, h): x frequencies come first, as in Meta's Rope2D and timm's "xy" indexing.
-        grid = torch.stack(torch.meshgrid(coords, coords, indexing="xy"), dim=-1)
-        angles = (grid.unsqueeze(-1) * bands).flatten(-2).flatten(0, 1)  # (N, head_dim / 2)
-        angles = angles.repeat_interleave(2, dim=-1)  # (N, head_dim), interleaved pairs
-        return angles.cos(), angles.sin()
+def _fuse_legacy_qkv(state_dict: dict, prefix: str, *args) -> None:
+    # Checkpoints written before the fused projection hold `q_proj`, `k_proj`, `v_proj`: concatenate them in place.
+    for kind in ("weight", "bias"):
+        names = [f"{prefix}{p}_proj.{kind}" for p in ("q", "k", "v")]
+        if all(name in state_dict for name in names) and f"{prefix}qkv.{kind}" not in state_dict:
+            state_dict[f"{prefix}qkv.{kind}"] = torch.cat([state_dict.pop(name) for name in names])
 
 
 class PECoreAttention(nn.Module):
-    """Multi-head attention with biased q/k/v/out projections and optional RoPE on all but the first
-    `num_prefix_tokens` positions (the class token is not rotated)."""
+    """Multi-head attention with one fused, biased q/k/v projection (`qkv`, rows q then k then v, as Meta's
+    `in_proj_weight` and timm's `qkv`), an output projection and optional RoPE from a precomputed table.
 
-    def __init__(self, hidden_size: int, num_heads: int, num_prefix_tokens: int = 0):
+    As cross-attention (`key_value_states` given, the pooling head) the query rows of `qkv` project the queries and
+    the key/value rows the keys and values. State dicts with separate `q_proj` / `k_proj` / `v_proj` (the on-disk
+    layout, see [`register_pe_core_checkpoint_conversion`]) also load with `load_state_dict`, through a pre-hook.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
-        self.num_prefix_tokens = num_prefix_tokens
-        self.q_proj = nn.Linear(hidden_size, hidden_size)
-        self.k_proj = nn.Linear(hidden_size, hidden_size)
-        self.v_proj = nn.Linear(hidden_size, hidden_size)
+        self.hidden_size = hidden_size
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
         self.out_proj = nn.Linear(hidden_size, hidden_size)
-
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)
-
-    def _rotate(self, x: torch.Tensor, rotary_embeddings: RotaryEmbeddings) -> torch.Tensor:
-        cos, sin = rotary_embeddings
-        prefix, tokens = x[:, :, : self.num_prefix_tokens], x[:, :, self.num_prefix_tokens :]
-        return torch.cat([prefix, apply_rotary_embeddings(tokens, cos, sin)], dim=2)
+        self._register_load_state_dict_pre_hook(_fuse_legacy_qkv)
 
     def forward(
         self,
@@ -92,12 +65,24 @@ class PECoreAttention(nn.Module):
         attention_mask: torch.Tensor | None = None,
         rotary_embeddings: RotaryEmbeddings | None = None,
     ) -> torch.Tensor:
-        kv = hidden_states if key_value_states is None else key_value_states
-        query, key, value = self._heads(self.q_proj(hidden_states)), self._heads(self.k_proj(kv)), self._heads(self.v_proj(kv))
-        if rotary_embeddings is not None:
-            query, key = self._rotate(query, rotary_embeddings), self._rotate(key, rotary_embeddings)
+        batch = hidden_states.shape[0]
+        if key_value_states is None:
+            # (B, L, 3 * width) -> (3, B, heads, L, head_dim): views, no copy.
+            qkv = self.qkv(hidden_states).unflatten(-1, (3, self.num_heads, self.head_dim)).permute(2, 0, 3, 1, 4)
+            if rotary_embeddings is not None:
+                query, key = apply_rotary_table(qkv[:2], rotary_embeddings).unbind(0)
+            else:
+                query, key = qkv[0], qkv[1]
+            value = qkv[2]
+        else:
+            width = self.hidden_size
+            weight, bias = self.qkv.weight, self.qkv.bias
+            query = F.linear(hidden_states, weight[:width], bias[:width])
+            query = query.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)
+            kv = F.linear(key_value_states, weight[width:], bias[width:])
+            key, value = kv.unflatten(-1, (2, self.num_heads, self.head_dim)).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask)
-        return self.out_proj(out.transpose(1, 2).flatten(2))
+        return self.out_proj(out.transpose(1, 2).reshape(batch, -1, self.hidden_size))
 
 
 class PECoreMLP(nn.Module):
@@ -118,11 +103,11 @@ class PECoreEncoderLayer(GradientCheckpointingLayer):
     `hidden_states`.
     """
 
-    def __init__(self, config: PECoreVisionConfig | PECoreTextConfig, num_prefix_tokens: int = 0):
+    def __init__(self, config: PECoreVisionConfig | PECoreTextConfig):
         super().__init__()
         width = config.hidden_size
         self.layer_norm1 = nn.LayerNorm(width, eps=config.layer_norm_eps)
-        self.self_attn = PECoreAttention(width, config.num_attention_heads, num_prefix_tokens)
+        self.self_attn = PECoreAttention(width, config.num_attention_heads)
         self.layer_norm2 = nn.LayerNorm(width, eps=config.layer_norm_eps)
         self.mlp = PECoreMLP(width, config.intermediate_size, config.hidden_act)
         self.layer_scale_init_value = config.layer_scale_init_value
@@ -151,11 +136,9 @@ class PECoreEncoderLayer(GradientCheckpointingLayer):
 class PECoreEncoder(nn.Module):
     """A stack of [`PECoreEncoderLayer`] in `self.layers` (an `nn.ModuleList`)."""
 
-    def __init__(self, config: PECoreVisionConfig | PECoreTextConfig, num_prefix_tokens: int = 0):
+    def __init__(self, config: PECoreVisionConfig | PECoreTextConfig):
         super().__init__()
-        self.layers = nn.ModuleList(
-            [PECoreEncoderLayer(config, num_prefix_tokens) for _ in range(config.num_hidden_layers)]
-        )
+        self.layers = nn.ModuleList([PECoreEncoderLayer(config) for _ in range(config.num_hidden_layers)])
 
     def forward(
         self,
@@ -233,7 +216,7 @@ class PECoreVisionTransformer(nn.Module):
         self.embeddings = PECoreVisionEmbeddings(config)
         self.rotary_emb = PECoreVisionRotaryEmbedding(config)
         self.pre_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.encoder = PECoreEncoder(config, num_prefix_tokens=int(config.use_class_token))
+        self.encoder = PECoreEncoder(config)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.head = PECoreAttentionPoolingHead(config)
 
@@ -340,6 +323,12 @@ class PECorePreTrainedModel(PreTrainedModel):
         elif isinstance(module, PECoreEncoderLayer) and module.layer_scale1 is not None:
             init.constant_(module.layer_scale1, module.layer_scale_init_value)
             init.constant_(module.layer_scale2, module.layer_scale_init_value)
+        elif isinstance(module, PECoreVisionRotaryEmbedding):
+            # Non-persistent buffers are not in checkpoints: after `from_pretrained` (built on the meta device) they
+            # hold garbage until set here.
+            cos, sin = module.compute_table(device=module.cos.device)
+            init.copy_(module.cos, cos)
+            init.copy_(module.sin, sin)
         elif isinstance(module, PECoreModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
 
@@ -441,4 +430,34 @@ class PECoreModel(PECorePreTrainedModel):
         )
 
 
-__all__ = ["PECoreModel", "PECorePreTrainedModel", "apply_rotary_embeddings"]
+def register_pe_core_checkpoint_conversion() -> None:
+    """Map the on-disk layout of PE-Core checkpoints (separate `q_proj` / `k_proj` / `v_proj`, as every qclip-hf
+    version writes them) to the fused `qkv` projection: transformers' checkpoint conversion mapping concatenates them
+    in `from_pretrained` and `save_pretrained` applies the reverse split, so checkpoints stay readable by earlier
+    versions. Called when this module is imported; idempotent."""
+    from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+    from transformers.core_model_loading import Concatenate, WeightConverter
+
+    mapping = [
+        WeightConverter(
+            source_patterns=[f"q_proj.{kind}", f"k_proj.{kind}", f"v_proj.{kind}"],
+            target_patterns=f"qkv.{kind}",
+            operations=[Concatenate(dim=0)],
+        )
+        for kind in ("weight", "bias")
+    ]
+    register_checkpoint_conversion_mapping("pe_core", mapping, overwrite=True)
+
+
+register_pe_core_checkpoint_conversion()
+
+
+__all__ = [
+    "PECoreModel",
+    "PECorePreTrainedModel",
+    "RotaryTable",
+    "apply_rotary_embeddings",
+    "apply_rotary_table",
+    "register_pe_core_checkpoint_conversion",
+    "rotary_angles",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import fields
 from typing import Any
 
@@ -39,6 +40,10 @@ class QClipConfig(PretrainedConfig):
             Hub id or local path of the dual encoder (CLIP, SigLIP, MetaCLIP 2, PE-Core). Its weights are loaded from
             there every time and never saved with Q-CLIP. Mutually exclusive with `backbone_config`.
         backbone_revision (`str`, *optional*): revision of `backbone` on the Hub.
+        backbone_config_overrides (`dict`, *optional*): attributes to set on the backbone's config before its
+            weights load, sub-configs as nested dicts, e.g. `{"vision_config": {"legacy_class_token_rope": True}}`
+            (what a converted release checkpoint needs on the stock PE-Core backbone). Applied to `backbone_config`
+            too.
         backbone_config (`dict` or `PretrainedConfig`, *optional*):
             Architecture of a backbone built with random weights (tiny test models, meta-device parameter counts).
         tokenizer (`str`, *optional*): Hub id or path of the tokenizer; defaults to `backbone`.
@@ -60,6 +65,12 @@ class QClipConfig(PretrainedConfig):
         quality_head (`str`, defaults to `"linear"`): `"linear"`, the learnable weighted sum of the similarities (the
             paper and reference release); or `"expected_level"`, the parameter-free zero-shot score of CLIP-IQA style:
             the expected level value (excellent = 5 ... bad = 1) under the softmax over levels.
+        head_bias (`bool`, defaults to `True`): give the `"linear"` head a learnable bias, `score = sum_k w_k cos_k +
+            b`. The reference release's head (`score_proj`, `similarities @ score_proj`) and the paper's equation
+            `Q = sum_k w_k cos(t_k, V)` have none, so the `"reference"` and `"paper"` presets set `False`; the default
+            stays `True` so models saved before this field existed load unchanged. A bias only shifts every score by
+            the same amount: it changes no rank or linear correlation, only the training trajectory of losses that
+            are not shift-invariant (MSE).
 
     Example:
         ```python
@@ -89,6 +100,8 @@ class QClipConfig(PretrainedConfig):
         scma_config: dict | SCMAConfig | None = None,
         head_init_std: float | None = None,
         quality_head: str = "linear",
+        head_bias: bool = True,
+        backbone_config_overrides: dict | None = None,
         **kwargs: Any,
     ):
         if backbone_config is not None and backbone is not None:
@@ -130,6 +143,12 @@ class QClipConfig(PretrainedConfig):
 
         if quality_head not in QUALITY_HEADS:
             raise ValueError(f"QClipConfig.quality_head={quality_head!r} is not valid; allowed: {list(QUALITY_HEADS)}.")
+        if backbone_config_overrides is not None and (not isinstance(backbone_config_overrides, dict) or not all(
+                isinstance(k, str) for k in backbone_config_overrides)):
+            raise ValueError(f"QClipConfig.backbone_config_overrides={backbone_config_overrides!r} must be a dict of "
+                             "config attribute names (nested dicts for sub-configs) or None.")
+        if not isinstance(head_bias, bool):
+            raise ValueError(f"QClipConfig.head_bias={head_bias!r} must be a bool.")
         if not isinstance(use_adapter, bool):
             raise ValueError(f"QClipConfig.use_adapter={use_adapter!r} must be a bool.")
         if scma_config is None:
@@ -161,7 +180,73 @@ class QClipConfig(PretrainedConfig):
         self.scma_config = scma_config
         self.head_init_std = None if head_init_std is None else float(head_init_std)
         self.quality_head = quality_head
+        self.head_bias = head_bias
+        self.backbone_config_overrides = copy.deepcopy(backbone_config_overrides)
         super().__init__(**kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> QClipConfig:
+        """Load `config.json` from a saved Q-CLIP folder or Hub repo; a local backbone path it names relative to the
+        folder (`./backbone`, see `QClipModel.save_pretrained`) is resolved against the folder.
+
+        Raises:
+            ModelLoadError: for a missing folder, an offline id not in the cache, a gated or missing Hub repo, a
+                broken `config.json` (not JSON, not a Q-CLIP config, invalid values), or a backbone folder that no
+                longer exists.
+
+        Example:
+            ```python
+            >>> QClipConfig.from_pretrained("my-qclip").backbone  # doctest: +SKIP
+            '/abs/path/my-qclip/backbone'
+            ```
+        """
+        from ...errors import ModelLoadError
+        from .loading_qclip import read_config_dict, resolve_backbone_reference, resolve_model_dir
+
+        hub = {k: kwargs.pop(k) for k in ("revision", "cache_dir", "token", "local_files_only", "force_download")
+               if k in kwargs}
+        for ignored in ("_from_auto", "_from_pipeline", "trust_remote_code", "_commit_hash", "code_revision"):
+            kwargs.pop(ignored, None)
+        return_unused = kwargs.pop("return_unused_kwargs", False)
+        folder = resolve_model_dir(pretrained_model_name_or_path, allow_patterns=["config.json"], **hub)
+        config_dict = read_config_dict(folder)
+        if config_dict.get("model_type") != cls.model_type:
+            raise ModelLoadError(
+                f"{folder / 'config.json'} describes a {config_dict.get('model_type')!r} model, not a Q-CLIP model",
+                "pass a folder written by QClipModel.save_pretrained (a plain backbone goes in QClipConfig(backbone=...))",
+            )
+        try:
+            config, unused = cls.from_dict(config_dict, return_unused_kwargs=True, **kwargs)
+        except (ValueError, TypeError) as err:
+            raise ModelLoadError(f"{folder / 'config.json'} is not a valid Q-CLIP configuration: {err}",
+                                 "fix the named field, or save the model again") from err
+        config.backbone = resolve_backbone_reference(config.backbone, folder)
+        if config.tokenizer is not None and config.tokenizer.startswith(("./", "../")):
+            config.tokenizer = resolve_backbone_reference(config.tokenizer, folder)
+        return (config, unused) if return_unused else config
+
+    def apply_backbone_overrides(self, backbone_config: PretrainedConfig) -> PretrainedConfig:
+        """Set `backbone_config_overrides` on `backbone_config` (in place) and return it.
+
+        Raises:
+            ValueError: naming an attribute the backbone's config does not have.
+        """
+
+        def apply(target: Any, overrides: dict, path: str) -> None:
+            for name, value in overrides.items():
+                current = getattr(target, name, None)
+                if isinstance(value, dict) and isinstance(current, PretrainedConfig):
+                    apply(current, value, f"{path}{name}.")
+                elif not hasattr(target, name):
+                    raise ValueError(
+                        f"QClipConfig.backbone_config_overrides sets {path}{name}, which the backbone's "
+                        f"{type(target).__name__} does not have; check the name against the backbone's config.json."
+                    )
+                else:
+                    setattr(target, name, copy.deepcopy(value))
+
+        apply(backbone_config, self.backbone_config_overrides or {}, "")
+        return backbone_config
 
     @property
     def level_names(self) -> tuple[str, ...]:

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import math
+import logging
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from peft import PeftModel, get_peft_model, set_peft_model_state_dict
-from peft.utils import load_peft_weights
-from safetensors.torch import load_file, save_file
-from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel
-from transformers.utils import ModelOutput, cached_file
+from safetensors.torch import save_file
+from transformers import AutoTokenizer, PreTrainedModel
+from transformers.utils import ModelOutput
 
 from ...backbones import get_backbone_spec
+from ...errors import ModelLoadError
 from ...tuners.scma.registration import register_scma_peft_method
 from ..pe_core import register_pe_core_auto_classes
-from ..pe_core.hub_pe_core import converted_pe_core_path, is_pe_core_release
 from .configuration_qclip import QClipConfig
+from .heads_qclip import QClipExpectedLevelHead, QClipQualityHead
+from .loading_qclip import (
+    PROMPT_TOKENS_NAME,
+    backbone_source,
+    load_backbone,
+    load_safetensors,
+    portable_backbone_reference,
+    quiet_progress_bars,
+    resolve_backbone_reference,
+    resolve_model_dir,
+    saved_prompt_tokens,
+)
 from .prompt_learning_qclip import QClipPromptLearner
 
 # Loading an adapter needs the "SCMA" PEFT type, also when this file runs as trust_remote_code without the package.
 register_scma_peft_method()
 register_pe_core_auto_classes()
+
+logger = logging.getLogger(__name__)
 
 HEAD_WEIGHTS_NAME = "model.safetensors"
 
@@ -73,34 +87,6 @@ class QClipOutput(ModelOutput):
     frame_embeds: torch.FloatTensor | None = None
 
 
-class QClipQualityHead(nn.Module):
-    """`score = sum_k w_k * cos(video, prompt_k) + b`: learnable level weights (the reference release's `score_proj`)."""
-
-    def __init__(self, num_levels: int, init_std: float | None = None):
-        super().__init__()
-        self.proj = nn.Linear(num_levels, 1)
-        with torch.no_grad():
-            self.proj.weight.normal_(0.0, init_std if init_std is not None else 1.0 / math.sqrt(num_levels))
-            self.proj.bias.zero_()
-
-    def forward(self, level_similarities: torch.Tensor) -> torch.Tensor:
-        return self.proj(level_similarities).squeeze(-1)
-
-
-class QClipExpectedLevelHead(nn.Module):
-    """Zero-shot score: the expected level value under the softmax over levels (CLIP-IQA style), no parameters.
-
-    Levels are valued evenly from 5 (the first, e.g. "excellent") down to 1 (the last, "bad").
-    """
-
-    def __init__(self, num_levels: int):
-        super().__init__()
-        self.register_buffer("level_values", torch.linspace(5.0, 1.0, num_levels), persistent=False)
-
-    def forward(self, level_probs: torch.Tensor) -> torch.Tensor:
-        return level_probs @ self.level_values.to(level_probs.dtype)
-
-
 class QClipPreTrainedModel(PreTrainedModel):
     config_class = QClipConfig
     base_model_prefix = "qclip"
@@ -128,6 +114,8 @@ class QClipModel(QClipPreTrainedModel):
             `config.backbone` (or built from `config.backbone_config`) when omitted.
         tokenizer (*optional*): the backbone's tokenizer, or its id/path; defaults to `config.tokenizer`, then
             `config.backbone`.
+        prompt_token_ids (`dict`, *optional*): the tokenised prompts of a saved model (`prompt_tokens.json`); no
+            tokenizer is loaded when given.
 
     Example:
         ```python
@@ -141,17 +129,22 @@ class QClipModel(QClipPreTrainedModel):
         ```
     """
 
-    def __init__(self, config: QClipConfig, backbone: PreTrainedModel | None = None, tokenizer: Any = None):
+    def __init__(self, config: QClipConfig, backbone: PreTrainedModel | None = None, tokenizer: Any = None,
+                 prompt_token_ids: dict[str, list] | None = None):
         super().__init__(config)
         backbone = backbone if backbone is not None else self._load_backbone(config)
         backbone.requires_grad_(False)
         self.spec = get_backbone_spec(backbone)
         scma_config = config.get_scma_config()
         # A PeftModel when adapted: its save/load/disable_adapter are PEFT's own.
-        self.backbone = get_peft_model(backbone, scma_config) if scma_config is not None else backbone
+        with warnings.catch_warnings():
+            # PEFT asks the backbone `is_gradient_checkpointing`, deprecated in transformers 5: not the user's concern.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            self.backbone = get_peft_model(backbone, scma_config) if scma_config is not None else backbone
         self.backbone.eval()  # dropout in a frozen backbone would only add noise; train() below keeps it off
         dual_encoder = self.dual_encoder
-        tokenizer = self._load_tokenizer(config, tokenizer)
+        if prompt_token_ids is None:
+            tokenizer = self._load_tokenizer(config, tokenizer)
         self.prompt_learner = QClipPromptLearner(
             prompts=config.prompts(),
             context_text=config.context_words(),
@@ -161,9 +154,11 @@ class QClipModel(QClipPreTrainedModel):
             padding=self.spec.text_padding,
             max_length=self.spec.text_max_length(dual_encoder),
             random_init=config.context_init is None,
+            token_ids=prompt_token_ids,
         )
         if config.quality_head == "linear":
-            self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std)
+            self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std,
+                                                 bias=getattr(config, "head_bias", True))
         else:
             self.quality_head = QClipExpectedLevelHead(len(config.level_names))
         self._text_cache: tuple[tuple, torch.Tensor] | None = None
@@ -173,16 +168,11 @@ class QClipModel(QClipPreTrainedModel):
     @staticmethod
     def resolve_backbone_source(config: QClipConfig) -> tuple[str, str | None]:
         """Where the backbone loads from, and its revision: Meta's PE-Core `.pt` releases are converted once."""
-        if is_pe_core_release(config.backbone):
-            return str(converted_pe_core_path(config.backbone, revision=config.backbone_revision)), None
-        return config.backbone, config.backbone_revision
+        return backbone_source(config)
 
     @classmethod
     def _load_backbone(cls, config: QClipConfig, **load_kwargs: Any) -> PreTrainedModel:
-        if config.backbone_config is not None:
-            return AutoModel.from_config(config.backbone_config)
-        source, revision = cls.resolve_backbone_source(config)
-        return AutoModel.from_pretrained(source, revision=revision, **load_kwargs)
+        return load_backbone(config, **load_kwargs)
 
     @classmethod
     def _load_tokenizer(cls, config: QClipConfig, tokenizer: Any):
@@ -335,8 +325,13 @@ class QClipModel(QClipPreTrainedModel):
 
     # ------------------------------------------------------------------ save / load
     def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any):
-        """Write `config.json`, the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) and the prompt
-        context + head (`model.safetensors`). The frozen backbone is never written.
+        """Write `config.json`, the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`), the prompt
+        context + head (`model.safetensors`), the matching video processor (`video_preprocessor_config.json`) and the
+        Q-CLIP model card (`README.md`). The frozen backbone is never written.
+
+        A local backbone folder is named relative to `save_directory` (`./backbone`) when it lies inside it, so the
+        folder can be moved or pushed with it; otherwise by its absolute path, so the folder loads from any working
+        directory.
 
         Example:
             ```python
@@ -354,12 +349,46 @@ class QClipModel(QClipPreTrainedModel):
             from .remote_code_qclip import export_remote_code
 
             export_remote_code(self, save_directory)
-        self.config.save_pretrained(save_directory)
-        if isinstance(self.backbone, PeftModel):
-            self.backbone.save_pretrained(save_directory, safe_serialization=True)
-            if getattr(self, "_hub_repo_id", None):
-                point_adapter_config_at(save_directory, self._hub_repo_id)
+        config = copy.deepcopy(self.config)
+        config.backbone = portable_backbone_reference(config.backbone, save_directory)
+        if config.tokenizer is not None and os.path.isdir(config.tokenizer):
+            config.tokenizer = portable_backbone_reference(config.tokenizer, save_directory)
+        with quiet_progress_bars():
+            config.save_pretrained(save_directory)
+            if isinstance(self.backbone, PeftModel):
+                self.backbone.save_pretrained(save_directory, safe_serialization=True)
+                if getattr(self, "_hub_repo_id", None):
+                    point_adapter_config_at(save_directory, self._hub_repo_id)
         save_file(self.trainable_state_dict(), os.path.join(save_directory, HEAD_WEIGHTS_NAME), metadata={"format": "pt"})
+        with open(os.path.join(save_directory, PROMPT_TOKENS_NAME), "w", encoding="utf-8") as handle:
+            json.dump(self.prompt_learner.token_ids(self.config.prompts()), handle)
+        self._save_processor_and_card(save_directory, config)
+
+    def _save_processor_and_card(self, save_directory: str | os.PathLike, config: QClipConfig) -> None:
+        from .video_processing_qclip import QClipVideoProcessor
+
+        try:
+            processor = QClipVideoProcessor.for_model(self)
+        except OSError as err:
+            # The backbone's own files cannot be read here (e.g. a Hub backbone, offline): the backbone's frame size
+            # with the processor's defaults (mean = std = 0.5, as PE-Core and the reference release use).
+            logger.info("Processor defaults saved for %s (backbone processor unavailable: %s)", save_directory, err)
+            side = self.spec.image_size(self.dual_encoder)
+            processor = QClipVideoProcessor(num_frames=self.config.num_frames, size={"height": side, "width": side})
+        processor.save_pretrained(save_directory)
+        # PEFT writes its boilerplate card; the Q-CLIP card replaces it (training/hub.py rewrites it with results).
+        readme = os.path.join(save_directory, "README.md")
+        try:
+            from ...model_card import render_model_card
+
+            card = render_model_card(config, extra={"num_trainable_parameters": self.num_trainable_parameters()})
+        except (ImportError, FileNotFoundError) as err:  # remote-code copy without qclip_hf, or no card template
+            logger.warning("No model card written to %s: %s", readme, err)
+            if os.path.isfile(readme):
+                os.remove(readme)
+            return
+        with open(readme, "w", encoding="utf-8") as handle:
+            handle.write(card)
 
     def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> Any:
         """Upload config, adapter, prompt context and head to `repo_id` (see [`point_adapter_config_at`])."""
@@ -388,6 +417,14 @@ class QClipModel(QClipPreTrainedModel):
         """Load a saved Q-CLIP model: the backbone from the id/path its config names, then the adapter, prompt
         context and head from `pretrained_model_name_or_path` (a local directory or a Hub repo id).
 
+        The backbone is built on the meta device and receives its checkpoint's tensors directly (no random
+        initialisation first); the tokenizer comes from the backbone.
+
+        Raises:
+            ModelLoadError: for a missing folder, an id not in the cache while offline, a gated, missing or private
+                Hub repo, a broken `config.json`, corrupt or truncated weights, or a missing backbone; the message
+                names the input and what to do.
+
         Example:
             ```python
             >>> model = QClipModel.from_pretrained("user/qclip-lsvq", revision="main")  # doctest: +SKIP
@@ -398,29 +435,39 @@ class QClipModel(QClipPreTrainedModel):
         hub = {"revision": revision, "cache_dir": cache_dir, "token": token, "local_files_only": local_files_only,
                "force_download": force_download}
         for ignored in ("_from_auto", "trust_remote_code", "adapter_kwargs", "_commit_hash", "code_revision",
-                        "pretrained_model_name_or_path"):
+                        "pretrained_model_name_or_path", "_from_pipeline"):
             kwargs.pop(ignored, None)
-        if config is None:
-            config, kwargs = QClipConfig.from_pretrained(pretrained_model_name_or_path, return_unused_kwargs=True,
-                                                         **hub, **kwargs)
-        if kwargs:
-            raise ValueError(f"QClipModel.from_pretrained got unexpected arguments: {sorted(kwargs)}.")
-        if backbone is None:
-            backbone = cls._load_backbone(config, **({"dtype": dtype} if dtype is not None else {}))
-        model = cls(config, backbone=backbone, tokenizer=tokenizer)
-        if isinstance(model.backbone, PeftModel):
-            adapter_state = load_peft_weights(str(pretrained_model_name_or_path), device="cpu",
-                                              **{k: v for k, v in hub.items() if v is not None})
-            result = set_peft_model_state_dict(model.backbone, adapter_state)
-            missing = [k for k in result.missing_keys if "scma_" in k]
-            if missing or result.unexpected_keys:
-                raise ValueError(
-                    f"Adapter weights in {pretrained_model_name_or_path} do not match the model: missing "
-                    f"{missing[:5]}, unexpected {list(result.unexpected_keys)[:5]}."
-                )
-        weights_file = cached_file(str(pretrained_model_name_or_path), HEAD_WEIGHTS_NAME,
-                                   **{k: v for k, v in hub.items() if v is not None})
-        model._load_trainable_state_dict(load_file(weights_file), source=str(pretrained_model_name_or_path))
+        source = str(pretrained_model_name_or_path)
+        with quiet_progress_bars():
+            folder = resolve_model_dir(source, **hub)
+            if config is None:
+                config, kwargs = QClipConfig.from_pretrained(folder, return_unused_kwargs=True, **kwargs)
+            else:  # e.g. from AutoModel, whose AutoConfig did not resolve a backbone path relative to the folder
+                config.backbone = resolve_backbone_reference(config.backbone, folder)
+            if kwargs:
+                raise ValueError(f"QClipModel.from_pretrained got unexpected arguments: {sorted(kwargs)}.")
+            if backbone is None:
+                backbone = cls._load_backbone(config, **({"dtype": dtype} if dtype is not None else {}))
+            model = cls(config, backbone=backbone, tokenizer=tokenizer,
+                        prompt_token_ids=None if tokenizer is not None else saved_prompt_tokens(folder, config))
+            if isinstance(model.backbone, PeftModel):
+                adapter_file = folder / "adapter_model.safetensors"
+                if not adapter_file.is_file():
+                    raise ModelLoadError(f"model folder '{source}' has no adapter_model.safetensors",
+                                         "save the model again with QClipModel.save_pretrained")
+                result = set_peft_model_state_dict(model.backbone, load_safetensors(adapter_file))
+                missing = [k for k in result.missing_keys if "scma_" in k]
+                if missing or result.unexpected_keys:
+                    raise ModelLoadError(
+                        f"adapter weights in '{source}' do not match its config.json: missing {missing[:5]}, "
+                        f"unexpected {list(result.unexpected_keys)[:5]}",
+                        "config.json and adapter_model.safetensors must come from the same save",
+                    )
+            weights_file = folder / HEAD_WEIGHTS_NAME
+            if not weights_file.is_file():
+                raise ModelLoadError(f"model folder '{source}' has no {HEAD_WEIGHTS_NAME} (prompt context and head)",
+                                     "save the model again with QClipModel.save_pretrained")
+            model._load_trainable_state_dict(load_safetensors(weights_file), source=source)
         if dtype is not None:
             model.to(dtype)
         return model.eval()

@@ -3,12 +3,13 @@
 Both use the five-level prompts with three learnable "X X X" context vectors and mean frame pooling. They differ
 where the paper and the authors' release differ (see `docs/method.md`):
 
-| preset | r | placement | E-SCMA scales | P-SCMA |
-|---|---|---|---|---|
-| `"paper"` | 8 (the paper's 0.14M trainable parameters on PE-Core-L) | parallel (eq. 2-7) | per layer (`a_k`, `b_k`) | on the projected feature, single-Linear FFN, LayerNorm |
-| `"reference"` | 128 (about 1.9M) | serial (block output) | per tower, init 0.1 | on the pooled feature, `Linear-Linear-GELU-Linear` |
+| preset | r | placement | E-SCMA scales | P-SCMA | head |
+|---|---|---|---|---|---|
+| `"paper"` | 8 (the paper's 0.14M trainable parameters on PE-Core-L) | parallel (eq. 2-7) | per layer (`a_k`, `b_k`) | on the projected feature, single-Linear FFN, LayerNorm | `sum_k w_k cos_k`, no bias |
+| `"reference"` | 128 (about 1.9M) | serial (block output) | per tower, init 0.1 | on the pooled feature, `Linear-Linear-GELU-Linear` | `similarities @ score_proj`, no bias |
 
-`"reference"` is also what `QClipConfig()` builds by default: it is the code that produced the published numbers.
+`"reference"` is also what `QClipConfig()` builds by default (the code that produced the published numbers), except
+the head: a bare `QClipConfig()` keeps `head_bias=True` so models saved before that field existed load unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _COMMON: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         **_COMMON,
+        # The paper's head, Q = sum_k w_k * cos(t_k, V) (Sec. 3.4): learnable level weights, no bias term.
+        "head_bias": False,
         "scma_config": {
             "r": 8,
             "layers": 6,
@@ -41,6 +44,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "reference": {
         **_COMMON,
+        # The release's `score_proj` is a bare (5, 1) parameter used as `similarities @ score_proj`: no bias.
+        "head_bias": False,
         "scma_config": {
             "r": 128,
             "layers": 6,

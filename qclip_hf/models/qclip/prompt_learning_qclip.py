@@ -32,6 +32,8 @@ class QClipPromptLearner(nn.Module):
         padding (`str`): tokenizer padding the text tower needs ("longest" for CLIP, "max_length" for SigLIP).
         max_length (`int`): the text tower's context length.
         random_init (`bool`): initialise the context from N(0, 0.02) instead of the placeholder embeddings.
+        token_ids (`dict`, *optional*): `input_ids`, `attention_mask` and `context_positions` of a saved model
+            (see [`token_ids`]); used instead of `tokenizer`, which may then be `None`.
 
     Example:
         ```python
@@ -54,18 +56,40 @@ class QClipPromptLearner(nn.Module):
         padding: str = "longest",
         max_length: int | None = None,
         random_init: bool = False,
+        token_ids: dict[str, list] | None = None,
     ):
         super().__init__()
-        encoded = tokenizer(prompts, padding=padding, truncation=True, max_length=max_length, return_tensors="pt")
-        input_ids = encoded["input_ids"]
-        attention_mask = encoded.get("attention_mask", torch.ones_like(input_ids))
+        self.num_context = num_context
+        if token_ids is not None:
+            # Saved beside the model (`prompt_tokens.json`): no tokenizer needed, the exact ids it was trained with.
+            input_ids = torch.tensor(token_ids["input_ids"], dtype=torch.long)
+            attention_mask = torch.tensor(token_ids["attention_mask"], dtype=torch.long)
+            positions = token_ids["context_positions"]
+            context_ids = input_ids[0, positions[0]].tolist() if num_context else []
+        else:
+            input_ids, attention_mask, positions, context_ids = self._tokenize(
+                prompts, context_text, num_context, tokenizer, padding, max_length)
         self.register_buffer("input_ids", input_ids, persistent=False)
         self.register_buffer("attention_mask", attention_mask, persistent=False)
-        self.num_context = num_context
         if num_context == 0:
             self.context = None
             self.register_buffer("context_positions", torch.zeros(len(prompts), 0, dtype=torch.long), persistent=False)
             return
+        self.register_buffer("context_positions", torch.tensor(positions, dtype=torch.long), persistent=False)
+        with torch.no_grad():
+            if random_init:
+                init = torch.randn(num_context, token_embedding.embedding_dim) * 0.02
+            else:
+                init = token_embedding.weight[torch.tensor(context_ids, device=token_embedding.weight.device)]
+        self.context = nn.Parameter(init.detach().clone().float())
+
+    @staticmethod
+    def _tokenize(prompts, context_text, num_context, tokenizer, padding, max_length):
+        encoded = tokenizer(prompts, padding=padding, truncation=True, max_length=max_length, return_tensors="pt")
+        input_ids = encoded["input_ids"]
+        attention_mask = encoded.get("attention_mask", torch.ones_like(input_ids))
+        if num_context == 0:
+            return input_ids, attention_mask, [], []
         context_ids = tokenizer(context_text, add_special_tokens=False)["input_ids"]
         if len(context_ids) != num_context:
             raise ValueError(
@@ -78,13 +102,12 @@ class QClipPromptLearner(nn.Module):
             if start < 0:
                 raise ValueError(f"Prompt {prompt!r} does not contain the context tokens of {context_text!r}.")
             positions.append(list(range(start, start + num_context)))
-        self.register_buffer("context_positions", torch.tensor(positions, dtype=torch.long), persistent=False)
-        with torch.no_grad():
-            if random_init:
-                init = torch.randn(num_context, token_embedding.embedding_dim) * 0.02
-            else:
-                init = token_embedding.weight[torch.tensor(context_ids, device=token_embedding.weight.device)]
-        self.context = nn.Parameter(init.detach().clone().float())
+        return input_ids, attention_mask, positions, context_ids
+
+    def token_ids(self, prompts: list[str]) -> dict[str, list]:
+        """The tokenised prompts as plain lists (what `prompt_tokens.json` stores)."""
+        return {"prompts": list(prompts), "input_ids": self.input_ids.tolist(),
+                "attention_mask": self.attention_mask.tolist(), "context_positions": self.context_positions.tolist()}
 
     @contextmanager
     def inject(self, token_embedding: nn.Embedding) -> Iterator[None]:

@@ -13,7 +13,8 @@ from transformers.image_utils import PILImageResampling, SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
-from ...video.decoding import BACKENDS, DEFAULT_TIMEOUT
+from ...video.decoding import BACKENDS, DEFAULT_MIN_DECODED_FRACTION, DEFAULT_TIMEOUT, check_min_decoded_fraction
+from ...video.frame_pass import DecodeReport
 from ...video.reader import frames_to_array, is_decoded_video, sample_video
 from ...video.sampling import Mixed, canonical_strategy_name, get_sampling_strategy
 from ...video.sources import RawVideoFormat
@@ -46,6 +47,10 @@ class QClipVideoProcessorKwargs(VideosKwargs, total=False):
         (LIVE-Qualcomm: 1920, 1080, yuv420p); other inputs of the batch are decoded as containers.
     decode_timeout (`float`, *optional*, defaults to 120):
         Seconds a decoding pass may take before the video is rejected with `VideoDecodeError`.
+    min_decoded_fraction (`float`, *optional*, defaults to 0.5):
+        Frames that cannot be decoded (damaged packets, a cut tail) are replaced by the nearest decodable frame
+        and counted in `decode_reports`; a video with fewer than this fraction of its requested frames really
+        decoded is rejected with `VideoDecodeError`. `1.0` rejects any substitution, `0.0` accepts all.
     """
 
     sampling_strategy: str
@@ -58,6 +63,7 @@ class QClipVideoProcessorKwargs(VideosKwargs, total=False):
     motion_short_side: int
     raw_format: dict | None
     decode_timeout: float
+    min_decoded_fraction: float
 
 
 _QCLIP_KEYS = tuple(QClipVideoProcessorKwargs.__annotations__)
@@ -95,7 +101,7 @@ class QClipVideoProcessor(BaseVideoProcessor):
     ```
     """
 
-    resample = PILImageResampling.BICUBIC
+    resample = PILImageResampling.BILINEAR  # the reference release resizes bilinearly (PIL)
     image_mean = [0.5, 0.5, 0.5]
     image_std = [0.5, 0.5, 0.5]
     size = {"height": 336, "width": 336}
@@ -118,6 +124,7 @@ class QClipVideoProcessor(BaseVideoProcessor):
     motion_short_side = 64
     raw_format = None
     decode_timeout = DEFAULT_TIMEOUT
+    min_decoded_fraction = DEFAULT_MIN_DECODED_FRACTION
     valid_kwargs = QClipVideoProcessorKwargs
     model_input_names = ["pixel_values_videos"]
 
@@ -201,7 +208,8 @@ class QClipVideoProcessor(BaseVideoProcessor):
     def for_model(cls, model: Any, **kwargs: Any) -> QClipVideoProcessor:
         """A processor matching a Q-CLIP model's backbone: its frame size, and its image processor's normalisation
         when the backbone ships one (otherwise mean = std = 0.5, the reference release's); `num_frames` from the
-        model's config. `kwargs` override any option.
+        model's config; bilinear resizing (the default everywhere, as in the release). `kwargs` override any
+        option.
 
         Example:
 
@@ -210,7 +218,13 @@ class QClipVideoProcessor(BaseVideoProcessor):
         ```
         """
         side = model.spec.image_size(model.dual_encoder)
-        options = {"num_frames": model.config.num_frames, "size": {"height": side, "width": side}, **kwargs}
+        options = {
+            "num_frames": model.config.num_frames,
+            "size": {"height": side, "width": side},
+            # Bilinear like `QClipVideoProcessor()` and the release, whatever the backbone's image processor says.
+            "resample": PILImageResampling.BILINEAR,
+            **kwargs,
+        }
         backbone = model.resolve_backbone_source(model.config)[0] if model.config.backbone is not None else None
         if backbone is not None:
             try:
@@ -239,6 +253,8 @@ class QClipVideoProcessor(BaseVideoProcessor):
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
         if options.get("decode_timeout") is not None and not options["decode_timeout"] > 0:
             raise ValueError(f"decode_timeout must be > 0, got {options['decode_timeout']!r}")
+        if options.get("min_decoded_fraction") is not None:
+            check_min_decoded_fraction(options["min_decoded_fraction"])
         if options.get("seed") is not None and (not isinstance(options["seed"], int) or options["seed"] < 0):
             raise ValueError(f"seed must be a non-negative int, got {options['seed']!r}")
         RawVideoFormat.from_any(options.get("raw_format"))
@@ -280,7 +296,9 @@ class QClipVideoProcessor(BaseVideoProcessor):
                 and `return_tensors` (default `"pt"`).
 
         Returns:
-            [`BatchFeature`] with `pixel_values_videos` (B, T, C, H, W) float32 (and `frame_indices` if asked).
+            [`BatchFeature`] with `pixel_values_videos` (B, T, C, H, W) float32, `decode_reports` (one dict per
+            video: `frames_requested`, `frames_substituted`, `read_mode`, `warnings`; not a model input), and
+            `frame_indices` (B, T) if asked.
         """
         return_tensors = kwargs.pop("return_tensors", None) or "pt"
         allowed = set(self.valid_kwargs.__annotations__)
@@ -304,7 +322,10 @@ class QClipVideoProcessor(BaseVideoProcessor):
                     self._generator = np.random.default_rng(self.seed)
                 generator = self._generator
 
-        clips, indices = [], []
+        clips, indices, reports = [], [], []
+        # Frames are resized and normalised as they are decoded, straight into the output array: memory holds the
+        # model-size output (plus one frame), never full-resolution frames or a second copy of the clip.
+        prepare_frame = self._frame_pipeline(options)
         for i, video in enumerate(batch):
             rng = generator if training else np.random.default_rng(options["seed"])
             motion = motion_profiles[i] if motion_profiles is not None else None
@@ -313,6 +334,8 @@ class QClipVideoProcessor(BaseVideoProcessor):
                     raise ValueError("do_sample_frames=False needs decoded frames; files are always sampled")
                 frames = frames_to_array(video)
                 chosen = np.arange(frames.shape[0])
+                report = DecodeReport(frames_requested=len(chosen), read_mode="array")
+                frames = np.stack([prepare_frame(frame) for frame in frames])
             else:
                 sampled = sample_video(
                     video,
@@ -325,43 +348,64 @@ class QClipVideoProcessor(BaseVideoProcessor):
                     raw_format=options["raw_format"] if _is_raw_yuv(video) else None,
                     motion_short_side=options["motion_short_side"],
                     timeout=options["decode_timeout"],
+                    transform=prepare_frame,
+                    min_decoded_fraction=options["min_decoded_fraction"],
                 )
-                frames, chosen = sampled.frames, sampled.indices
-            clips.append(self._transform(frames, options))
+                frames, chosen, report = sampled.frames, sampled.indices, sampled.report
+            clips.append(torch.from_numpy(frames))
             indices.append(torch.as_tensor(np.asarray(chosen), dtype=torch.int64))
+            reports.append(report.to_dict())
         lengths = {clip.shape[0] for clip in clips}
         if len(lengths) > 1:
             raise ValueError(f"videos of a batch must give the same number of frames, got {sorted(lengths)}")
-        data = {"pixel_values_videos": torch.stack(clips)}
+        data = {"pixel_values_videos": torch.stack(clips) if len(clips) > 1 else clips[0][None]}
         if return_frame_indices:
             data["frame_indices"] = torch.stack(indices)
-        return BatchFeature(data=data, tensor_type=return_tensors)
+        output = BatchFeature(data=data, tensor_type=return_tensors)
+        output["decode_reports"] = reports  # a list of dicts: kept out of the tensor conversion
+        return output
 
-    def _transform(self, frames: np.ndarray, options: dict[str, Any]) -> torch.Tensor:
-        """(T, H, W, 3) uint8 -> (T, 3, h, w) float32, resized per `resize_mode` and normalised."""
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    def _frame_resizer(self, options: dict[str, Any]):
+        """(H, W, 3) uint8 -> (h, w, 3) uint8 resized per `resize_mode`, one frame at a time (same kernel, same
+        values as resizing the stacked clip)."""
         size: SizeDict = options["size"]
-        if options["do_resize"]:
-            if options["resize_mode"] == "squash":
-                video = self.resize(
-                    video, SizeDict(height=size.height, width=size.width), resample=options["resample"]
-                )
+        resample, mode = options["resample"], options["resize_mode"]
+
+        def resize_frame(frame: np.ndarray) -> np.ndarray:
+            image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+            if mode == "squash":
+                image = self.resize(image, SizeDict(height=size.height, width=size.width), resample=resample)
             else:
-                height, width = video.shape[-2:]
+                height, width = image.shape[-2:]
                 scale = max(size.height / height, size.width / width)
                 covering = SizeDict(
                     height=max(size.height, round(height * scale)), width=max(size.width, round(width * scale))
                 )
-                video = self.resize(video, covering, resample=options["resample"])
-                video = tvF.center_crop(video, [size.height, size.width])
-        return self.rescale_and_normalize(
-            video,
-            options["do_rescale"],
-            options["rescale_factor"],
-            options["do_normalize"],
-            options["image_mean"],
-            options["image_std"],
-        ).to(torch.float32)
+                image = tvF.center_crop(self.resize(image, covering, resample=resample), [size.height, size.width])
+            return image[0].permute(1, 2, 0).contiguous().numpy()
+
+        return resize_frame
+
+    def _frame_pipeline(self, options: dict[str, Any]):
+        """(H, W, 3) uint8 -> (3, h, w) float32: resized per `resize_mode`, rescaled and normalised, one frame at a
+        time (the same element-wise operations, so the same values, as on the stacked clip)."""
+        resize_frame = self._frame_resizer(options) if options["do_resize"] else None
+
+        def prepare_frame(frame: np.ndarray) -> np.ndarray:
+            if resize_frame is not None:
+                frame = resize_frame(frame)
+            image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+            pixels = self.rescale_and_normalize(
+                image,
+                options["do_rescale"],
+                options["rescale_factor"],
+                options["do_normalize"],
+                options["image_mean"],
+                options["image_std"],
+            )
+            return pixels[0].to(torch.float32).contiguous().numpy()
+
+        return prepare_frame
 
 
 def _square_side(size: Any) -> tuple[int, int] | None:

@@ -36,6 +36,7 @@ _SCORE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # two fresh interpreters and a 280 MB checkpoint (the smallest published geometry, T16-384)
 def test_pe_core_release_is_downloaded_converted_and_cached(tmp_path):
     torch.manual_seed(0)
     reference = open_clip.create_model("PE-Core-T-16-384", pretrained=None)

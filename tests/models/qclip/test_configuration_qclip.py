@@ -30,6 +30,8 @@ from qclip_hf.models.qclip.configuration_qclip import DEFAULT_BACKBONE
         (dict(backbone="x/y", backbone_config={"model_type": "clip"}), r"both backbone='x/y' and backbone_config"),
         (dict(backbone_config={"hidden_size": 4}), r"backbone_config needs a 'model_type'"),
         (dict(backbone_config=3), r"backbone_config must be a dict or a PretrainedConfig"),
+        (dict(head_bias="no"), r"QClipConfig\.head_bias='no' must be a bool"),
+        (dict(backbone_config_overrides=[1]), r"QClipConfig\.backbone_config_overrides=\[1\] must be a dict"),
     ],
 )
 def test_invalid_values_raise(kwargs, message):
@@ -62,3 +64,23 @@ def test_round_trip(tmp_path):
     assert isinstance(loaded, QClipConfig)
     assert loaded.backbone is None and loaded.backbone_config.projection_dim == 16
     assert loaded.scma_config == config.scma_config and loaded.get_scma_config().layers == [0, -1]
+
+
+def test_head_bias_defaults_and_presets():
+    # A bare config keeps the biased head (models saved before the field existed); both presets follow the paper's
+    # equation and the release's `similarities @ score_proj`: no bias.
+    assert QClipConfig().head_bias is True
+    assert QClipConfig.from_preset("reference").head_bias is False
+    assert QClipConfig.from_preset("paper").head_bias is False
+    assert QClipConfig.from_preset("reference", head_bias=True).head_bias is True
+
+
+def test_backbone_config_overrides_apply_and_name_unknown_fields():
+    from qclip_hf.models.pe_core import PECoreConfig
+
+    config = QClipConfig(backbone_config_overrides={"vision_config": {"legacy_class_token_rope": True}})
+    backbone = config.apply_backbone_overrides(PECoreConfig.from_preset("PE-Core-L14-336"))
+    assert backbone.vision_config.legacy_class_token_rope is True
+    bad = QClipConfig(backbone_config_overrides={"vision_config": {"legacy_rope": True}})
+    with pytest.raises(ValueError, match=r"sets vision_config\.legacy_rope, which the backbone's PECoreVisionConfig"):
+        bad.apply_backbone_overrides(PECoreConfig.from_preset("PE-Core-L14-336"))

@@ -250,3 +250,23 @@ def test_zero_shot_preset_has_nothing_to_train_and_scores_expected_level(clip_te
         assert torch.equal(QClipModel.from_pretrained(tmp_path)(x).scores, out.scores)
     with pytest.raises(ValueError, match="has no adapter"):
         model.disable_adapter()
+
+
+def test_head_bias_switch_and_folders_saved_before_it(clip_tester, model_dir, tmp_path):
+    import shutil
+
+    model = clip_tester.build(head_bias=False)
+    assert "quality_head.proj.bias" not in dict(model.named_parameters())
+    assert model.quality_head.proj.bias is None
+    # A folder written before `head_bias` and `prompt_tokens.json` existed: no key, no file, a biased head.
+    old = shutil.copytree(model_dir, tmp_path / "old")
+    config = json.loads((old / "config.json").read_text())
+    del config["head_bias"]
+    (old / "config.json").write_text(json.dumps(config))
+    (old / "prompt_tokens.json").unlink()
+    x = clip_tester.prepare_inputs()
+    with torch.no_grad():
+        expected = QClipModel.from_pretrained(model_dir)(x).scores
+        loaded = QClipModel.from_pretrained(old)
+        assert loaded.config.head_bias is True and loaded.quality_head.proj.bias is not None
+        assert torch.equal(loaded(x).scores, expected)

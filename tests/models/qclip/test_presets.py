@@ -40,7 +40,8 @@ def reference_count(width: int, embed: int, r: int = 128, layers: int = 6, n_ctx
     encoder_scales = 2                                              # one per tower
     projection = (width * r + r) + (r * r + r) + (r * embed + embed)
     projection_scales = 2
-    return layers * per_layer + ffn + encoder_scales + projection + projection_scales + n_ctx * width + levels + 1
+    head = levels                                                   # score_proj (5, 1), no bias
+    return layers * per_layer + ffn + encoder_scales + projection + projection_scales + n_ctx * width + head
 
 
 def test_paper_preset_counts_0_14m_at_pe_core_l_geometry():
@@ -51,7 +52,9 @@ def test_paper_preset_counts_0_14m_at_pe_core_l_geometry():
 def test_reference_preset_matches_its_formula_at_pe_core_l_geometry():
     count = geometry_model("reference", PE_CORE_L).num_trainable_parameters()
     assert count == reference_count(1024, 1024)
-    assert 1.85e6 < count < 1.95e6  # "about 1.9M" in the release
+    assert count == 1_907_977  # the release's QCLIP, counted with its own trainable_parameters() (issue 14)
+    # A bare QClipConfig keeps the biased head of models saved before `head_bias` existed.
+    assert geometry_model("reference", PE_CORE_L, head_bias=True).num_trainable_parameters() == count + 1
 
 
 @pytest.mark.parametrize("geometry", [CLIP_B16, CLIP_L14], ids=["clip-b16", "clip-l14"])

@@ -1,0 +1,126 @@
+"""Benchmark of model loading (issue 12 item 3; contract 7: `run(quick) -> rows`, standalone prints the rows).
+
+Each repeat runs in a fresh Python process: imports and one warm-up backbone load first (so lazy imports inside
+transformers cost neither side), then the three loads below, timed alone; the best of the repeats is kept.
+
+1. `QClipModel.from_pretrained(saved model)` vs `AutoModel.from_pretrained(backbone)`, target <= 1.2. Everything
+   Q-CLIP adds is counted: its config, the adapter, head and prompt files, the prompt tokens (saved with the model,
+   so no tokenizer is loaded) and PEFT's injection.
+2. `QClipModel(QClipConfig(backbone=...))` — a new model on a converted backbone, tokenizer load included — vs the
+   same `AutoModel.from_pretrained`; target <= 1.2.
+
+Geometry: PE-Core-L14-336 (random weights in Meta's layout, converted and saved once under the work directory);
+`--quick` uses a small PE-Core geometry (width 256, 6 blocks, 224 px).
+
+Usage: `python bench/bench_load.py [--quick] [--workdir outputs/bench_load]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+DEFAULT_WORKDIR = "outputs/bench_load"
+SMALL = dict(width=256, num_layers=6, num_heads=4, image_size=224, patch_size=16, pooling_heads=4)
+
+_TIMER = textwrap.dedent("""
+    import gc, json, sys, time
+    import torch
+    from transformers import AutoModel
+    from qclip_hf import QClipConfig, QClipModel
+    backbone, saved = sys.argv[1], sys.argv[2]
+    loads = {
+        "backbone": lambda: AutoModel.from_pretrained(backbone),
+        "saved": lambda: QClipModel.from_pretrained(saved),
+        "new": lambda: QClipModel(QClipConfig.from_preset("reference", backbone=backbone)),
+    }
+    loads["backbone"]()  # warm-up
+    gc.collect()
+    times = {}
+    for kind, load in loads.items():
+        start = time.perf_counter()
+        model = load()
+        times[kind] = time.perf_counter() - start
+        del model
+        gc.collect()
+    print(json.dumps(times))
+""")
+
+
+def _prepare(workdir: Path, quick: bool) -> tuple[Path, Path]:
+    """(backbone folder, saved Q-CLIP folder), built once per geometry."""
+    name = "small" if quick else "pe-core-l14-336"
+    backbone, model = workdir / name / "backbone", workdir / name / "qclip"
+    if (model / "prompt_tokens.json").is_file() and (backbone / "config.json").is_file():
+        return backbone, model
+    import torch
+
+    from qclip_hf import QClipConfig, QClipModel
+    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+    from qclip_hf.models.pe_core import PECoreConfig, PECoreModel, build_pe_core_tokenizer
+    from qclip_hf.models.pe_core.convert_pe_core_checkpoint import convert_pe_core_state_dict
+
+    if quick:
+        save_tiny_pe_core_backbone(backbone, **SMALL)
+    else:
+        from qclip_hf.backbones.tiny import tiny_pe_core_meta_state_dict
+
+        config = PECoreConfig.from_preset("PE-Core-L14-336")
+        weights = convert_pe_core_state_dict(tiny_pe_core_meta_state_dict(config), config, source="meta")
+        with torch.device("meta"):
+            pe = PECoreModel(config)
+        pe.load_state_dict(weights, assign=True)
+        pe.save_pretrained(backbone)
+        build_pe_core_tokenizer(config.text_config.max_position_embeddings).save_pretrained(backbone)
+        del pe, weights
+    QClipModel(QClipConfig.from_preset("reference", backbone=str(backbone))).save_pretrained(model)
+    return backbone, model
+
+
+def _time(backbone: Path, model: Path) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-c", _TIMER, str(backbone), str(model)], capture_output=True, text=True,
+                          timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"load timing failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _row(name: str, ours: float, baseline: float, note: str) -> dict:
+    ratio = ours / baseline
+    return {"name": name, "unit": "s", "ours": round(ours, 3), "baseline": round(baseline, 3),
+            "ratio": round(ratio, 3), "target": "<= 1.2", "passed": bool(ratio <= 1.2), "note": note}
+
+
+def run(quick: bool = False, workdir: str | Path = DEFAULT_WORKDIR) -> list[dict]:
+    backbone, model = _prepare(Path(workdir), quick)
+    repeats = 1 if quick else 2
+    times: dict[str, list[float]] = {"backbone": [], "saved": [], "new": []}
+    for _ in range(repeats):
+        for kind, seconds in _time(backbone, model).items():
+            times[kind].append(seconds)
+    base = min(times["backbone"])
+    geometry = "small PE-Core (width 256, 6 blocks)" if quick else "PE-Core-L14-336"
+    return [
+        _row("load: QClipModel.from_pretrained vs AutoModel.from_pretrained(backbone)", min(times["saved"]), base,
+             f"{geometry}, best of {repeats} process(es); prompt tokens saved with the model (no tokenizer)"),
+        _row("load: new QClipModel on a converted backbone vs AutoModel.from_pretrained", min(times["new"]), base,
+             f"{geometry}, best of {repeats} process(es); includes the tokenizer load (~1 s for CLIP's BPE), "
+             "which only a large backbone amortises"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small geometry instead of PE-Core-L14-336")
+    parser.add_argument("--workdir", default=DEFAULT_WORKDIR)
+    args = parser.parse_args()
+    for row in run(quick=args.quick, workdir=args.workdir):
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""The demo app: a Gradio page that scores an uploaded (or example) video with a Q-CLIP model.
+
+`pip install "qclip-hf[app]"`, then `qclip-vqa app --model DIR_OR_ID` (or `python app.py` in a Hugging Face Space).
+`gradio` is imported only when the app is built.
+
+- `scoring`: one video -> score, most likely level, level probabilities, temporal curve, sampled frames;
+- `interface`: the Gradio Blocks page around it.
+"""
+
+from .interface import build_demo, launch_demo
+from .scoring import VideoScorer
+
+__all__ = ["VideoScorer", "build_demo", "launch_demo"]

@@ -1,0 +1,117 @@
+"""The Gradio page of the demo app: upload or pick a video -> score, level, level bars, temporal curve, frames.
+
+Example:
+    ```python
+    >>> from qclip_hf.app import build_demo
+    >>> demo = build_demo("outputs/demo/run/best", examples=["clip.mp4"])  # doctest: +SKIP
+    >>> demo.launch(server_name="127.0.0.1", server_port=7860)  # doctest: +SKIP
+    ```
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from .scoring import VideoScorer
+
+TITLE = "Q-CLIP video quality"
+INTRO = (
+    "Upload a video (or pick an example) to score its perceptual quality with a Q-CLIP model: a frozen "
+    "vision-language backbone with a small trained adapter compares the video's frames with the prompts "
+    "*excellent / good / fair / poor / bad quality*. The score is on the model's own scale (higher = better)."
+)
+EMPTY_MESSAGE = "Upload a video or pick an example, then press **Score**."
+
+
+def undecodable_message(path: str, error: BaseException) -> str:
+    """The message shown for a file that cannot be scored: what went wrong and what to do.
+
+    The upload's temporary path is replaced by its file name: the user knows the file by that name only.
+    """
+    name = os.path.basename(path)
+    reason = f"{type(error).__name__}: {error}".replace(f"'{path}'", f"'{name}'").replace(path, name)
+    return (f"### Could not read this video\n`{name}` cannot be decoded as a video ({reason}).\n\n"
+            "Upload a video file that a media player can play (e.g. MP4/H.264, WebM, MKV, AVI).")
+
+
+def _example_files(examples: Sequence[str | os.PathLike] | None) -> list[str]:
+    """Example videos: files as given, folders expanded to the videos inside (sorted)."""
+    from ..inference.files import is_video_file
+
+    files: list[str] = []
+    for entry in examples or []:
+        entry = os.fspath(entry)
+        if os.path.isdir(entry):
+            files += sorted(os.path.join(root, name) for root, _, names in os.walk(entry) for name in names
+                            if is_video_file(name))
+        elif os.path.isfile(entry):
+            files.append(entry)
+        else:
+            raise FileNotFoundError(f"example video '{entry}' does not exist")
+    return [os.path.abspath(path) for path in files]
+
+
+def build_demo(model: str | os.PathLike | VideoScorer, *, examples: Sequence[str | os.PathLike] | None = None,
+               device: str | None = None, title: str = TITLE) -> Any:
+    """Build the Gradio `Blocks` of the demo app (not launched).
+
+    Args:
+        model (`str` or [`VideoScorer`]): a saved model directory, a Hub id, or an already-built scorer.
+        examples (`Sequence[str]`, *optional*): example videos or folders of videos to offer.
+        device (`str`, *optional*): where the model runs.
+        title (`str`, *optional*): page title.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from a local demo
+    import gradio as gr
+
+    from ..reporting.scoring_plots import plot_temporal_curve
+
+    scorer = model if isinstance(model, VideoScorer) else VideoScorer(model, device=device)
+    example_files = _example_files(examples)
+
+    def score(video: str | None) -> tuple[Any, ...]:
+        if not video:
+            return EMPTY_MESSAGE, None, None, None
+        try:
+            result = scorer(video)
+        except (ValueError, OSError, RuntimeError) as error:  # VideoDecodeError is a ValueError
+            return undecodable_message(video, error), None, None, None
+        curve = plot_temporal_curve(result.temporal, overall=result.score) if result.temporal else None
+        return result.summary_markdown(), result.levels, curve, result.frames
+
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {title}\n{INTRO}\n\nModel: `{scorer.model_name}`")
+        with gr.Row():
+            with gr.Column(scale=1):
+                # A file input, not gr.Video: an undecodable upload must reach our message, not a player error.
+                upload = gr.File(label="Video", file_types=["video", ".yuv", ".y4m"], type="filepath",
+                                 elem_id="video-input")
+                button = gr.Button("Score", variant="primary", elem_id="score-button")
+            with gr.Column(scale=2):
+                summary = gr.Markdown(EMPTY_MESSAGE, elem_id="score-summary")
+                levels = gr.Label(label="Level probabilities", num_top_classes=len(scorer.level_names),
+                                  elem_id="level-probabilities")
+        curve = gr.Plot(label="Quality over time (per segment)", elem_id="temporal-curve")
+        frames = gr.Gallery(label="Frames the model looked at", columns=min(8, scorer.pipe.video_processor.num_frames),
+                            height="auto", elem_id="sampled-frames", object_fit="contain")
+        if example_files:
+            with upload.parent:  # under the upload box; a click scores the example at once
+                gr.Examples(examples=[[path] for path in example_files], inputs=[upload],
+                            outputs=[summary, levels, curve, frames], fn=score, run_on_click=True,
+                            cache_examples=False, label="Examples (click one to score it)")
+        button.click(score, inputs=[upload], outputs=[summary, levels, curve, frames])
+        upload.upload(score, inputs=[upload], outputs=[summary, levels, curve, frames])
+    return demo
+
+
+def launch_demo(model: str | os.PathLike, *, examples: Sequence[str | os.PathLike] | None = None,
+                device: str | None = None, server_name: str = "127.0.0.1", server_port: int | None = None,
+                **launch_kwargs: Any) -> Any:
+    """Build and launch the app (blocks until interrupted, like `gradio app.py`)."""
+    demo = build_demo(model, examples=examples, device=device)
+    return demo.launch(server_name=server_name, server_port=server_port, share=False, **launch_kwargs)
+
+
+__all__ = ["EMPTY_MESSAGE", "build_demo", "launch_demo", "undecodable_message"]

@@ -1,0 +1,313 @@
+"""Where a Q-CLIP model and its backbone load from, and what a user is told when they cannot.
+
+- `resolve_model_dir`: a local folder, or a Hub repo downloaded into the cache (one `snapshot_download`), with every
+  failure turned into one [`ModelLoadError`] naming the input and the fix (missing path, offline and not cached,
+  gated, missing repo or revision, no connection).
+- Portable backbone paths: `portable_backbone_reference` (at save: relative `./...` when the backbone folder is inside
+  the saved folder, else absolute) and `resolve_backbone_reference` (at load: relative to the model folder).
+- `load_backbone`: the frozen dual encoder, built the way transformers builds pretrained models (meta device, weights
+  assigned, nothing randomly initialised first), with `QClipConfig.backbone_config_overrides` applied.
+- `load_safetensors` and `quiet_progress_bars`: corrupt weights named; no "Loading weights" bars for a tiny model.
+
+Nothing heavy is imported at module level: `qclip_hf.models.qclip.configuration_qclip` imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ...errors import ModelLoadError
+
+# A Hub repo id: `name` or `namespace/name` (letters, digits, `-`, `_`, `.`), never starting with `.` or `/`.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+RELATIVE_PREFIX = "./"
+# The tokenised prompts: loading needs no tokenizer (about 1 s for CLIP's BPE vocabulary) and keeps the exact ids.
+PROMPT_TOKENS_NAME = "prompt_tokens.json"
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """Whether `name` can be a Hub repo id (`name` or `namespace/name`), i.e. is not only a local path.
+
+    Example:
+        ```python
+        >>> looks_like_hub_id("facebook/PE-Core-L14-336"), looks_like_hub_id("/data/model"), looks_like_hub_id("a/b/c")
+        (True, False, False)
+        ```
+    """
+    return bool(_HUB_ID.match(name)) and ".." not in name and not name.endswith(".")
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def hub_error(err: BaseException, repo_id: str, what: str = "model", revision: str | None = None) -> ModelLoadError | None:
+    """The [`ModelLoadError`] for a Hub failure anywhere in `err`'s cause chain, or `None` if it is not one."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    seen = set()
+    chain = err
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        if isinstance(chain, GatedRepoError):
+            return ModelLoadError(
+                f"{what} '{repo_id}' is a gated Hub repository and this machine has no access to it",
+                f"accept its conditions on https://huggingface.co/{repo_id}, then log in with `hf auth login` "
+                "(or set HF_TOKEN)",
+            )
+        if isinstance(chain, RevisionNotFoundError):
+            return ModelLoadError(f"{what} '{repo_id}' has no revision '{revision}' on the Hub",
+                                  "check the branch, tag or commit name (revision=)")
+        if isinstance(chain, RepositoryNotFoundError):
+            return ModelLoadError(
+                f"{what} '{repo_id}' is neither a local folder nor a Hub repository this machine can access",
+                "check the spelling and the working directory; if the repo is private, log in with `hf auth login` "
+                "(or set HF_TOKEN)",
+            )
+        if isinstance(chain, LocalEntryNotFoundError):
+            if _offline():
+                return ModelLoadError(
+                    f"{what} '{repo_id}' is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
+                    "downloading it",
+                    f"download it once with internet access (`hf download {repo_id}`), unset HF_HUB_OFFLINE, or pass "
+                    "a local folder",
+                )
+            return ModelLoadError(
+                f"{what} '{repo_id}' is not in the local Hugging Face cache and the Hub could not be reached",
+                f"check the internet connection (or HF_ENDPOINT), or download it once with `hf download {repo_id}`",
+            )
+        chain = chain.__cause__ or chain.__context__
+    return None
+
+
+def resolve_model_dir(
+    name_or_path: str | os.PathLike,
+    *,
+    what: str = "model",
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
+    allow_patterns: list[str] | None = None,
+) -> Path:
+    """A local folder holding `name_or_path`'s files: the folder itself, or the Hub repo's cached snapshot.
+
+    Raises:
+        ModelLoadError: for a missing local path (absolute or relative), an id that is offline and not cached, a gated,
+            missing or private repo, a missing revision, or no connection.
+    """
+    name = os.fspath(name_or_path)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f"{what} path '{name}' is a file, not a model folder",
+                             "pass the folder that holds config.json")
+    if not looks_like_hub_id(name) or path.is_absolute():
+        raise ModelLoadError(
+            f"{what} folder '{name}' does not exist (resolved to '{path.resolve()}')",
+            "check the path and the working directory, or pass a Hub repo id such as 'namespace/name'",
+        )
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(name, revision=revision, cache_dir=cache_dir, token=token,
+                                   local_files_only=local_files_only, force_download=force_download,
+                                   allow_patterns=allow_patterns)
+    except Exception as err:
+        mapped = hub_error(err, name, what, revision)
+        if mapped is None and local_files_only and not isinstance(err, ModelLoadError):
+            mapped = ModelLoadError(f"{what} '{name}' is not in the local Hugging Face cache (local_files_only=True)",
+                                    f"download it once with `hf download {name}` or drop local_files_only")
+        if mapped is None:
+            mapped = ModelLoadError(f"{what} '{name}' could not be downloaded from the Hub: {err}",
+                                    "check the internet connection (or HF_ENDPOINT) and try again")
+        raise mapped from err
+    return Path(folder)
+
+
+def read_config_dict(folder: Path, what: str = "model") -> dict[str, Any]:
+    """`folder/config.json` as a dict, with a clear error when it is missing or not valid JSON."""
+    path = folder / "config.json"
+    if not path.is_file():
+        raise ModelLoadError(f"{what} folder '{folder}' has no config.json",
+                             "pass a folder written by QClipModel.save_pretrained (or its Hub id)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelLoadError(f"{path} is not valid JSON ({err})",
+                             "restore it from the original model (save it again, or download it again)") from err
+
+
+# --------------------------------------------------------------------------------------------- backbone paths
+def portable_backbone_reference(backbone: str | None, save_directory: str | os.PathLike) -> str | None:
+    """How `config.json` names a local backbone folder: `./rel/path` when it lies inside `save_directory` (the folder
+    can then be moved or pushed with it), its absolute path otherwise. Hub ids are kept as they are.
+
+    Example:
+        ```python
+        >>> portable_backbone_reference("/models/qclip/backbone", "/models/qclip")
+        './backbone'
+        ```
+    """
+    if backbone is None or not os.path.isdir(backbone):
+        return backbone
+    target = Path(backbone).resolve()
+    root = Path(save_directory).resolve()
+    try:
+        relative = target.relative_to(root)
+    except ValueError:
+        return str(target)
+    return RELATIVE_PREFIX + relative.as_posix()
+
+
+def resolve_backbone_reference(backbone: str | None, model_dir: str | os.PathLike | None) -> str | None:
+    """The backbone location a saved config names, made usable from any working directory.
+
+    `./...` (written by `save_pretrained`) is resolved against `model_dir`; an older relative path that exists
+    relative to `model_dir` is resolved the same way, else relative to the working directory (how older versions
+    read it). A local path that exists nowhere raises.
+    """
+    if backbone is None:
+        return None
+    base = Path(model_dir) if model_dir is not None else None
+    explicit = backbone.startswith((RELATIVE_PREFIX, "../"))
+    if base is not None and not Path(backbone).is_absolute():
+        candidate = (base / backbone).resolve()
+        if candidate.is_dir() or explicit:
+            if not candidate.is_dir():
+                raise ModelLoadError(
+                    f"backbone folder '{backbone}' named in {base / 'config.json'} does not exist (expected at "
+                    f"'{candidate}')",
+                    "move the backbone folder back beside config.json, or set \"backbone\" in config.json to its new "
+                    "path or to a Hub id",
+                )
+            return str(candidate)
+    if os.path.isdir(backbone):
+        return str(Path(backbone).resolve())
+    if Path(backbone).is_absolute() or not looks_like_hub_id(backbone):
+        where = f" named in {base / 'config.json'}" if base is not None else ""
+        raise ModelLoadError(
+            f"backbone folder '{backbone}'{where} does not exist",
+            "move the backbone back to that path, or set \"backbone\" in config.json to its new path or to a Hub id",
+        )
+    return backbone
+
+
+# --------------------------------------------------------------------------------------------- weights
+@contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """No transformers / huggingface_hub progress bars inside (tiny models would print "Loading weights" bars);
+    restored afterwards. `QCLIP_HF_VERBOSE=1` keeps them."""
+    if os.environ.get("QCLIP_HF_VERBOSE"):
+        yield
+        return
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    transformers_on = hf_logging.is_progress_bar_enabled()
+    hub_off = are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if transformers_on:
+            hf_logging.enable_progress_bar()
+        if not hub_off:
+            enable_progress_bars()
+
+
+def load_safetensors(path: str | os.PathLike) -> dict[str, Any]:
+    """`safetensors.torch.load_file(path)`, naming a corrupt or truncated file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"weights file '{path}' is corrupt or truncated ({err})",
+            "save the model again, or delete the file and download it again (force_download=True)",
+        ) from err
+
+
+def load_backbone(config: Any, dtype: Any = None, **hub_kwargs: Any):
+    """The frozen dual encoder `config` names, with `config.backbone_config_overrides` applied.
+
+    Pretrained backbones load through `AutoModel.from_pretrained`, which builds the model on the meta device and
+    assigns the checkpoint's tensors (no random initialisation that is then overwritten). `backbone_config` builds a
+    randomly initialised backbone (tiny test models).
+    """
+    from transformers import AutoConfig, AutoModel
+
+    if config.backbone_config is not None:
+        backbone_config = config.apply_backbone_overrides(config.backbone_config.__class__.from_dict(
+            config.backbone_config.to_dict()))
+        return AutoModel.from_config(backbone_config)
+    source, revision = backbone_source(config)
+    what = "backbone"
+    kwargs = {k: v for k, v in hub_kwargs.items() if v is not None}
+    try:
+        with quiet_progress_bars():
+            backbone_config = AutoConfig.from_pretrained(source, revision=revision, **kwargs)
+            config.apply_backbone_overrides(backbone_config)
+            extra = {"dtype": dtype} if dtype is not None else {}
+            return AutoModel.from_pretrained(source, config=backbone_config, revision=revision, **extra, **kwargs)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as err:
+        mapped = hub_error(err, str(source), what, revision)
+        if mapped is not None:
+            raise mapped from err
+        from safetensors import SafetensorError
+
+        if isinstance(err.__cause__, SafetensorError) or "deserializ" in str(err) or "header" in str(err).lower():
+            raise ModelLoadError(f"backbone weights in '{source}' are corrupt or truncated ({err})",
+                                 "save or download the backbone again") from err
+        if os.path.isdir(str(source)):
+            raise ModelLoadError(f"backbone folder '{source}' cannot be loaded: {err}",
+                                 "check that it holds a transformers model (config.json and weights)") from err
+        raise
+
+
+def backbone_source(config: Any) -> tuple[str, str | None]:
+    from ..pe_core.hub_pe_core import converted_pe_core_path, is_pe_core_release
+
+    backbone = resolve_backbone_reference(config.backbone, None)
+    if is_pe_core_release(backbone):
+        try:
+            return str(converted_pe_core_path(backbone, revision=config.backbone_revision)), None
+        except Exception as err:
+            mapped = hub_error(err, backbone, "backbone", config.backbone_revision)
+            if mapped is not None:
+                raise mapped from err
+            raise
+    return backbone, config.backbone_revision
+
+
+def saved_prompt_tokens(folder: str | os.PathLike, config: Any) -> dict[str, list] | None:
+    """The tokenised prompts saved beside a model, if they were tokenised from this config's prompts."""
+    path = os.path.join(folder, PROMPT_TOKENS_NAME)
+    if not os.path.isfile(path):
+        return None  # saved by an older version: the tokenizer is loaded instead
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+    except (OSError, json.JSONDecodeError):
+        return None
+    return saved if saved.get("prompts") == config.prompts() else None

@@ -1,0 +1,205 @@
+"""Saved Q-CLIP folders that travel: portable backbone paths, the processor and model card saved with the model,
+and one clear `ModelLoadError` for each way loading can fail (issue 13 items 1, 2, 4; contract 5)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoVideoProcessor
+
+from qclip_hf import QClipConfig, QClipModel
+from qclip_hf.errors import ModelLoadError
+from qclip_hf.models.qclip.loading_qclip import hub_error, portable_backbone_reference
+from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor
+from qclip_hf.testing.hub_server import LocalHubServer, run_with_hub
+
+PIXELS = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+def _scores(model_dir) -> list[float]:
+    with torch.no_grad():
+        return QClipModel.from_pretrained(model_dir)(PIXELS).scores.tolist()
+
+
+@pytest.fixture
+def self_contained(tiny_backbone_dir, tmp_path):
+    """A saved model whose backbone folder lives inside it (`<dir>/backbone`), and its expected scores."""
+    folder = tmp_path / "qclip"
+    shutil.copytree(tiny_backbone_dir("clip"), folder / "backbone")
+    torch.manual_seed(0)
+    model = QClipModel(QClipConfig(backbone=str(folder / "backbone"), scma_config={"r": 4, "layers": 2}, num_frames=4))
+    model.save_pretrained(folder)
+    with torch.no_grad():
+        return folder, model.eval()(PIXELS).scores.tolist()
+
+
+def _load_in_subprocess(model_dir, cwd) -> list[float]:
+    code = textwrap.dedent("""
+        import json, sys, torch
+        from qclip_hf import QClipModel
+        pixels = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            print(json.dumps(QClipModel.from_pretrained(sys.argv[1])(pixels).scores.tolist()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code, str(model_dir)], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    # No "Writing model shards" / "Loading weights" progress bars for a tiny model.
+    assert "Loading weights" not in proc.stderr and "%|" not in proc.stderr, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_backbone_inside_the_folder_is_stored_relative_and_loads_from_anywhere(self_contained, tmp_path):
+    folder, expected = self_contained
+    assert json.loads((folder / "config.json").read_text())["backbone"] == "./backbone"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # From another working directory, by absolute and by relative path.
+    assert _load_in_subprocess(folder, cwd=elsewhere) == pytest.approx(expected, abs=0)
+    assert _load_in_subprocess("../qclip", cwd=elsewhere) == pytest.approx(expected, abs=0)
+    # After `mv` of the whole folder.
+    moved = tmp_path / "moved" / "renamed-qclip"
+    moved.parent.mkdir()
+    shutil.move(str(folder), moved)
+    assert _scores(moved) == pytest.approx(expected, abs=0)
+
+
+def test_backbone_outside_the_folder_is_stored_absolute(tiny_backbone_dir, tmp_path, monkeypatch):
+    backbone = tiny_backbone_dir("clip")
+    monkeypatch.chdir(tmp_path)
+    relative = shutil.copytree(backbone, tmp_path / "backbones" / "tiny").relative_to(tmp_path)
+    model = QClipModel(QClipConfig(backbone=str(relative), scma_config={"r": 4, "layers": 2}, num_frames=4))
+    model.save_pretrained(tmp_path / "saved")
+    stored = json.loads((tmp_path / "saved" / "config.json").read_text())["backbone"]
+    assert stored == str(tmp_path / "backbones" / "tiny")
+    assert portable_backbone_reference("facebook/PE-Core-L14-336", tmp_path) == "facebook/PE-Core-L14-336"
+    assert len(_load_in_subprocess(tmp_path / "saved", cwd="/")) == 2
+
+
+def test_missing_backbone_names_the_path_and_the_fix(self_contained):
+    folder, _ = self_contained
+    shutil.rmtree(folder / "backbone")
+    with pytest.raises(ModelLoadError, match=r"backbone folder './backbone' named in .*config.json does not exist") as err:
+        QClipModel.from_pretrained(folder)
+    assert "move the backbone folder back" in str(err.value)
+    config = json.loads((folder / "config.json").read_text())
+    config["backbone"] = str(folder / "gone")
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="backbone folder '.*gone'.* does not exist"):
+        QClipConfig.from_pretrained(folder)
+
+
+def test_processor_and_model_card_travel_with_the_model(model_dir):
+    config = QClipConfig.from_pretrained(model_dir)
+    for processor in (QClipVideoProcessor.from_pretrained(model_dir), AutoVideoProcessor.from_pretrained(model_dir)):
+        assert isinstance(processor, QClipVideoProcessor)
+        assert (processor.size.height, processor.size.width) == (32, 32)  # the tiny backbone's, not 336
+        assert processor.num_frames == config.num_frames == 4
+    readme = (Path(model_dir) / "README.md").read_text()
+    assert "2508.06092" in readme and "Q-CLIP" in readme
+    assert "More Information Needed" not in readme  # PEFT's boilerplate card is gone
+
+
+@pytest.mark.parametrize("name", ["/definitely/not/here", "./not-here", "outputs/demo/final"])
+def test_missing_local_path(name):
+    with pytest.raises(ModelLoadError, match="does not exist") as err:
+        QClipModel.from_pretrained(name)
+    assert name in str(err.value) and "check the path" in str(err.value)
+
+
+def test_broken_config_and_corrupt_weights(model_dir, tmp_path):
+    broken = shutil.copytree(model_dir, tmp_path / "broken-config")
+    (broken / "config.json").write_text('{"model_type": "qclip", "backbone": ')
+    with pytest.raises(ModelLoadError, match="config.json is not valid JSON"):
+        QClipModel.from_pretrained(broken)
+    (broken / "config.json").write_text(json.dumps({"model_type": "qclip", "num_frames": 0}))
+    with pytest.raises(ModelLoadError, match="not a valid Q-CLIP configuration: .*num_frames"):
+        QClipConfig.from_pretrained(broken)
+    for name in ("model.safetensors", "adapter_model.safetensors"):
+        corrupt = shutil.copytree(model_dir, tmp_path / f"corrupt-{name}")
+        data = (corrupt / name).read_bytes()
+        (corrupt / name).write_bytes(data[: len(data) // 2])  # truncated by a failed copy
+        with pytest.raises(ModelLoadError, match=f"weights file '.*{name}' is corrupt or truncated") as err:
+            QClipModel.from_pretrained(corrupt)
+        assert "download it again" in str(err.value)
+
+
+def test_gated_repo_error_says_how_to_get_access():
+    from huggingface_hub.errors import GatedRepoError
+
+    gated = GatedRepoError.__new__(GatedRepoError)
+    Exception.__init__(gated, "401 Client Error: access to this repo is restricted")
+    wrapped = OSError("You are trying to access a gated repo.")
+    wrapped.__cause__ = gated
+    error = hub_error(wrapped, "meta/gated-model")
+    assert isinstance(error, ModelLoadError)
+    assert "'meta/gated-model' is a gated Hub repository" in str(error) and "hf auth login" in str(error)
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with LocalHubServer() as server:
+        yield server
+
+
+HUB_CHECKS = textwrap.dedent("""
+    import json, sys
+    from qclip_hf import QClipConfig, QClipModel
+    from qclip_hf.errors import ModelLoadError
+    results = {}
+    for label, call in [
+        ("model", lambda: QClipModel.from_pretrained("local-user/no-such-model")),
+        ("config", lambda: QClipConfig.from_pretrained("local-user/no-such-model")),
+        ("backbone", lambda: QClipModel(QClipConfig(backbone="local-user/no-such-backbone"))),
+    ]:
+        try:
+            call()
+            results[label] = "loaded"
+        except ModelLoadError as err:
+            results[label] = str(err)
+    print(json.dumps(results))
+""")
+
+
+def test_missing_hub_repo_and_offline_id_not_in_cache(hub, tmp_path):
+    online = json.loads(run_with_hub(hub.endpoint, HUB_CHECKS, tmp_path / "online").stdout.strip().splitlines()[-1])
+    assert "model 'local-user/no-such-model' is neither a local folder nor a Hub repository" in online["model"]
+    assert "hf auth login" in online["model"] and online["config"] == online["model"]
+    assert "backbone 'local-user/no-such-backbone'" in online["backbone"]
+    offline = json.loads(run_with_hub(hub.endpoint, HUB_CHECKS, tmp_path / "offline", offline=True)
+                         .stdout.strip().splitlines()[-1])
+    assert ("model 'local-user/no-such-model' is not in the local Hugging Face cache and HF_HUB_OFFLINE=1"
+            in offline["model"])
+    assert "hf download local-user/no-such-model" in offline["model"]
+    assert "backbone 'local-user/no-such-backbone' is not in the local Hugging Face cache" in offline["backbone"]
+
+
+def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch):
+    """Loading builds the backbone on the meta device: only Q-CLIP's own small modules are initialised (then
+    overwritten by the saved adapter, context and head), never the backbone's weights."""
+    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+
+    backbone = save_tiny_pe_core_backbone(tmp_path / "backbone")
+    QClipModel(QClipConfig.from_preset("reference", backbone=str(backbone), scma_config={"r": 8, "layers": 2})
+               ).save_pretrained(tmp_path / "model")
+    drawn = []
+    for method in ("normal_", "uniform_"):
+        original = getattr(torch.Tensor, method)
+
+        def counting(self, *args, _original=original, **kwargs):
+            if not self.is_meta:
+                drawn.append(self.numel())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counting)
+    model = QClipModel.from_pretrained(tmp_path / "model")
+    monkeypatch.undo()
+    backbone_size = sum(p.numel() for p in model.dual_encoder.parameters() if not p.requires_grad)
+    assert sum(drawn) <= model.num_trainable_parameters() < backbone_size / 10
