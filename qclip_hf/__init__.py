@@ -9,7 +9,7 @@ Example:
     ```python
     >>> import qclip_hf
     >>> from transformers import pipeline
-    >>> pipe = pipeline("video-quality", model="outputs/demo/run/final")  # doctest: +SKIP
+    >>> pipe = pipeline("video-quality", model="outputs/demo/run/best")  # doctest: +SKIP
     ```
 """
 

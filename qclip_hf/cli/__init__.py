@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Example:
         ```python
         >>> from qclip_hf.cli import main
-        >>> main(["score", "videos/", "--model", "outputs/demo/run/final", "--output", "scores.csv"])  # doctest: +SKIP
+        >>> main(["score", "videos/", "--model", "outputs/demo/run/best", "--output", "scores.csv"])  # doctest: +SKIP
         0
         ```
     """

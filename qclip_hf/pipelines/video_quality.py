@@ -116,7 +116,7 @@ class VideoQualityPipeline(Pipeline):
         ```python
         >>> import qclip_hf
         >>> from transformers import pipeline
-        >>> pipe = pipeline("video-quality", model="outputs/demo/final", device="cpu")  # doctest: +SKIP
+        >>> pipe = pipeline("video-quality", model="outputs/demo/run/best", device="cpu")  # doctest: +SKIP
         >>> pipe("clip.mp4")  # doctest: +SKIP
         {'score': 3.71, 'levels': {'excellent': 0.41, 'good': 0.33, 'fair': 0.15, 'poor': 0.07, 'bad': 0.04}}
         >>> pipe(["a.mp4", "b.mkv"], batch_size=8, return_temporal=True, num_segments=4)  # doctest: +SKIP
@@ -330,7 +330,7 @@ def register_video_quality_pipeline() -> None:
         >>> from qclip_hf.pipelines import register_video_quality_pipeline
         >>> register_video_quality_pipeline()
         >>> from transformers import pipeline
-        >>> pipe = pipeline("video-quality", model="outputs/demo/final")  # doctest: +SKIP
+        >>> pipe = pipeline("video-quality", model="outputs/demo/run/best")  # doctest: +SKIP
         ```
     """
     install_pipeline_loader()  # load errors reach the caller as ModelLoadError, not wrapped by transformers
