@@ -154,15 +154,20 @@ def test_resume_into_a_different_model_is_refused_naming_the_difference(
     assert "scma_config.r: checkpoint 4, this run 8" in result.stderr
 
 
-@pytest.mark.parametrize("loss, extra", [("mse", ()), ("plcc+rank", ("--val_fraction", "0.2"))])
-def test_two_processes_train_what_one_process_trains(loss, extra, tiny_backbone_dir, synthetic, tmp_path):
+@pytest.mark.parametrize("loss, one_batch, two_batch, extra, port", [
+    ("mse", ("--batch_size", "12"), ("--batch_size", "6"), (), "29517"),
+    ("plcc+rank", ("--batch_size", "12"), ("--batch_size", "6"), ("--val_fraction", "0.2"), "29518"),
+    # Accumulation: 2 micro-steps of a global micro-batch of 6 (one process 6, or two processes 3 each).
+    ("plcc+rank", ("--batch_size", "6"), ("--batch_size", "3"), ("--gradient_accumulation_steps", "2"), "29520"),
+], ids=["mse", "plcc+rank", "plcc+rank-accumulation"])
+def test_two_processes_train_what_one_process_trains(loss, one_batch, two_batch, extra, port, tiny_backbone_dir,
+                                                     synthetic, tmp_path):
     # Global batch 12 either way; the last global batch is partial (9 or 5 samples) and split unevenly over 2 ranks.
     common = ["--loss", loss, "--checkpointing_steps", "none", "--cpu", "--eval_batch_size", "2", *extra]
     backbone = tiny_backbone_dir("clip")
     one, two = tmp_path / "one", tmp_path / "two"
-    _run(_args(backbone, synthetic, one, "--batch_size", "12", *common))
-    port = "29517" if loss == "mse" else "29518"
-    _run(_args(backbone, synthetic, two, "--batch_size", "6", *common), launcher=LAUNCH + ["--main_process_port", port])
+    _run(_args(backbone, synthetic, one, *one_batch, *common))
+    _run(_args(backbone, synthetic, two, *two_batch, *common), launcher=LAUNCH + ["--main_process_port", port])
     assert [s["lr"] for s in _steps(one)] == [s["lr"] for s in _steps(two)]
     results = _results(two)
     assert results["num_processes"] == 2 and results["global_batch_size"] == 12
@@ -174,7 +179,7 @@ def test_two_processes_train_what_one_process_trains(loss, extra, tiny_backbone_
     # LayerNorm bias); one process computing its batch as two halves of 6 differs from itself just as much.
     worst = _assert_same_weights(one / "last", two / "last", rtol=1e-4, atol=1e-6)
     print(f"{loss}: largest relative adapter difference 1 vs 2 processes {worst:.1e}")
-    if extra:
+    if "--val_fraction" in extra:
         assert results["best"]["selected_on"] == "val" and not results["best"]["is_test_set"]
 
 
