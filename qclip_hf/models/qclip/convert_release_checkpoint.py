@@ -34,6 +34,7 @@ import logging
 import os
 import pickle
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -462,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     except QClipError as err:
         if args.debug:
             raise
-        print(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"Saved the converted Q-CLIP model to {out}")
     return 0

@@ -412,8 +412,8 @@ def test_convert_onto_named_backbone_checks_its_weights(release, geometry_dir, t
     with torch.no_grad():
         torch.testing.assert_close(model(x).scores.double(), reference(state)(x), atol=1e-5, rtol=0)
     proc = convert(checkpoint, tmp_path / "out2", "--backbone", str(geometry_dir))
-    assert proc.returncode == 2 and "frozen PE weights differ from backbone" in proc.stdout
-    assert "--save_backbone" in proc.stdout
+    assert proc.returncode == 2 and "frozen PE weights differ from backbone" in proc.stderr
+    assert "--save_backbone" in proc.stderr
 
 
 def _write(path, state, results=VALIDATION):
@@ -439,7 +439,7 @@ def test_converter_names_what_is_wrong(release, tmp_path, case, message):
         state = {"visual.conv1.weight": torch.zeros(1)}
     proc = convert(_write(tmp_path / "bad.pth", state), tmp_path / "out")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert message in proc.stdout and "Traceback" not in proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
 class Payload:  # a class: unpickling it would need code
@@ -450,5 +450,5 @@ def test_converter_refuses_pickled_code(tmp_path):
     path = tmp_path / "code.pth"
     torch.save({"state_dict": {"x": torch.zeros(1)}, "extra": Payload()}, path)
     proc = convert(path, tmp_path / "out")
-    assert proc.returncode == 2 and "needs unpickling" in proc.stdout and "refused" in proc.stdout
+    assert proc.returncode == 2 and "needs unpickling" in proc.stderr and "refused" in proc.stderr
     assert not (tmp_path / "out").exists()
