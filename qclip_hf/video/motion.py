@@ -75,6 +75,21 @@ def motion_profile_from_frames(frames: np.ndarray | Any) -> np.ndarray:
     return motion_from_neighbour_mse(np.asarray(diffs))
 
 
+def small_grid(frame: av.VideoFrame, short_side: int) -> tuple[int, tuple[int, int]]:
+    """The pixel stride and the (width, height) of the subsampled plane the motion MSE is computed on."""
+    stride = max(1, min(frame.width, frame.height) // short_side)
+    return stride, (max(1, frame.width // stride), max(1, frame.height // stride))
+
+
+def neighbour_mse(current: np.ndarray, previous: np.ndarray) -> float:
+    """MSE between two consecutive subsampled frames."""
+    if current.shape != previous.shape:
+        # Resolution changes mid-stream (rare, e.g. adaptive streams): compare at the common crop.
+        h, w = min(current.shape[0], previous.shape[0]), min(current.shape[1], previous.shape[1])
+        current, previous = current[:h, :w], previous[:h, :w]
+    return float(np.mean((current - previous) ** 2))
+
+
 def _small_luma(frame: av.VideoFrame, stride: int, small_size: tuple[int, int]) -> np.ndarray:
     if frame.format.name in _LUMA_PLANE_FORMATS:
         plane = frame.planes[0]
@@ -132,19 +147,14 @@ def compute_motion_profile(
     frames = iter_numbered_frames(video, _COUNTING_INDEX, deadline, PassStats(), max_pixels=max_pixels)
     for i, (_, frame) in enumerate(frames):
         if i == 0:
-            stride = max(1, min(frame.width, frame.height) // short_side)
-            small_size = (max(1, frame.width // stride), max(1, frame.height // stride))
+            stride, small_size = small_grid(frame, short_side)
         if color == "luma":
             current = _small_luma(frame, stride, small_size)
         else:
             small = frame.reformat(width=small_size[0], height=small_size[1], format="rgb24")
             current = small.to_ndarray().astype(np.float32)
         if previous is not None:
-            if current.shape != previous.shape:
-                # Resolution changes mid-stream (rare, e.g. adaptive streams): compare at the common crop.
-                h, w = min(current.shape[0], previous.shape[0]), min(current.shape[1], previous.shape[1])
-                current, previous = current[:h, :w], previous[:h, :w]
-            next_mse.append(float(np.mean((current - previous) ** 2)))
+            next_mse.append(neighbour_mse(current, previous))
         previous = current
     return motion_from_neighbour_mse(np.asarray(next_mse))
 

@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from .frame_pass import DecodeReport, FrameTransform, PassStats, iter_numbered_frames
-from .motion import _small_luma, motion_from_neighbour_mse
+from .motion import _small_luma, motion_from_neighbour_mse, neighbour_mse, small_grid
 from .sampling import SegMSEMean, SegMSEMedian, _segment_bounds, _segment_pick
 
 DEFAULT_MOTION_CACHE_BYTES = 1024 * 1024 * 1024
@@ -154,14 +154,10 @@ def motion_pass_sample(
     stats = PassStats()
     for k, (number, frame) in enumerate(iter_numbered_frames(video, index, deadline, stats, max_pixels=max_pixels)):
         if k == 0:
-            stride = max(1, min(frame.width, frame.height) // short_side)
-            small_size = (max(1, frame.width // stride), max(1, frame.height // stride))
+            stride, small_size = small_grid(frame, short_side)
         current = _small_luma(frame, stride, small_size)
         if previous is not None:
-            if current.shape != previous.shape:
-                h, w = min(current.shape[0], previous.shape[0]), min(current.shape[1], previous.shape[1])
-                current, previous = current[:h, :w], previous[:h, :w]
-            next_mse.append(float(np.mean((current - previous) ** 2)))
+            next_mse.append(neighbour_mse(current, previous))
         previous = current
         numbers.append(number)
         if not overflow:
