@@ -12,7 +12,10 @@ as fast as open_clip):
 - parity: largest difference of image / text embeddings relative to open_clip's largest magnitude (<= 1e-5).
 
 Timings are the best of `--repeats` runs, ours and open_clip interleaved (alternating which goes first), after
-one warm-up call each. By default they are the process's CPU time with one intra-op thread: on a machine shared
+one warm-up call each (forward rows: at least 5, they are short). Allocator noise is taken out for both sides alike:
+glibc is told to keep freed memory (`mallopt`: blocks up to 32 MB from its heap, no trimming) and the train step
+zeroes gradients in place (`zero_grad(set_to_none=False)`), so neither side pays page faults for memory it had a
+moment before: the 200 MB gradient of the token embedding alone made single steps vary by +-10 %. By default they are the process's CPU time with one intra-op thread: on a machine shared
 with other jobs, wall-clock times of the same call vary several-fold with the load, CPU time of a single thread
 hardly does. `--wall --threads 2` measures wall-clock time with two threads instead.
 
@@ -70,6 +73,21 @@ def _best_interleaved(ours: Callable[[], object], reference: Callable[[], object
     return min(times["ours"]), min(times["reference"])
 
 
+def _pin_allocator() -> bool:
+    """Ask glibc to reuse freed memory instead of returning it to the system (see the module docstring)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)) and bool(
+            libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):  # not glibc (macOS, musl): measure as is
+        return False
+
+
 def _train_step(model, optimizer, forward: Callable[[], tuple]) -> None:
     import torch
     import torch.nn.functional as F
@@ -79,7 +97,7 @@ def _train_step(model, optimizer, forward: Callable[[], tuple]) -> None:
     loss = F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long))
     loss.backward()
     optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=False)
 
 
 def _bf16_supported() -> bool:
@@ -101,18 +119,24 @@ def run(quick: bool = False, geometry: str | None = None, repeats: int | None = 
 
     torch.set_num_threads(threads)
     _clock = time.perf_counter if wall else time.process_time
-    repeats = repeats or 2
+    repeats = repeats or 3
+    forward_repeats = max(repeats, 5)
+    pinned = _pin_allocator()
 
     from qclip_hf.models.pe_core import PECoreConfig, PECoreModel, build_pe_core_tokenizer
     from qclip_hf.models.pe_core.convert_pe_core_checkpoint import convert_pe_core_state_dict
 
     geometry = geometry or (QUICK_GEOMETRY if quick else DEFAULT_GEOMETRY)
     note = (f"{geometry}, random weights, {'wall-clock' if wall else 'CPU'} time, {torch.get_num_threads()} "
-            f"thread(s), best of {repeats}")
+            f"thread(s), best of {repeats} (forward: {forward_repeats})"
+            f"{', glibc keeps freed memory' if pinned else ''}")
     rows = []
 
     config = PECoreConfig.from_preset(geometry)
-    if quick:  # small enough to repeat: best of interleaved builds, like the other rows
+    # Quick and default geometries: best of interleaved builds, like the other rows (one build each would leave the
+    # row to the page-fault and cache noise of a shared machine). Larger geometries cost up to a minute per build.
+    repeat_builds = geometry in (QUICK_GEOMETRY, DEFAULT_GEOMETRY)
+    if repeat_builds:
         build_ours, build_reference = _best_interleaved(
             lambda: PECoreModel(config), lambda: open_clip.create_model(geometry, pretrained=None), repeats)
     gc.collect()
@@ -122,7 +146,7 @@ def run(quick: bool = False, geometry: str | None = None, repeats: int | None = 
     gc.collect()
     start = _clock()
     reference = open_clip.create_model(geometry, pretrained=None)
-    if not quick:  # one build each: at the larger geometries a build costs seconds to a minute
+    if not repeat_builds:
         build_ours, build_reference = build_once, _clock() - start
     rows.append(_row("PE-Core build (random init)", "s", build_ours, build_reference, "<= 1.0", note))
     with torch.no_grad():  # identical weights: copy open_clip's into ours
@@ -149,7 +173,7 @@ def run(quick: bool = False, geometry: str | None = None, repeats: int | None = 
         images = pixels[:batch]
         with torch.inference_mode():
             t_ours, t_ref = _best_interleaved(lambda x=images: ours.get_image_features(pixel_values=x),
-                                              lambda x=images: reference.encode_image(x), repeats)
+                                              lambda x=images: reference.encode_image(x), forward_repeats)
         rows.append(_row(f"PE-Core image forward, batch {batch}, fp32", "s", t_ours, t_ref, "<= 1.0", note))
 
     if train:
@@ -170,7 +194,7 @@ def run(quick: bool = False, geometry: str | None = None, repeats: int | None = 
             t_ours, t_ref = _best_interleaved(
                 lambda x=images: _train_step(ours, opt_ours, lambda: forward_ours(x)),
                 lambda x=images: _train_step(reference, opt_ref, lambda: forward_ref(x)),
-                max(1, repeats - 1),
+                repeats,
             )
             rows.append(_row(f"PE-Core train step, batch {batch}, fp32", "s", t_ours, t_ref, "<= 1.0",
                              note + "; backward into all parameters, SGD"))
@@ -183,7 +207,7 @@ def run(quick: bool = False, geometry: str | None = None, repeats: int | None = 
             images = pixels[:batch].to(torch.bfloat16)
             with torch.inference_mode():
                 t_ours, t_ref = _best_interleaved(lambda x=images: ours.get_image_features(pixel_values=x),
-                                                  lambda x=images: reference.encode_image(x), repeats)
+                                                  lambda x=images: reference.encode_image(x), forward_repeats)
             rows.append(_row(f"PE-Core image forward, batch {batch}, bf16", "s", t_ours, t_ref, "<= 1.0",
                              note))
     return rows
@@ -203,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"small geometry ({QUICK_GEOMETRY})")
     parser.add_argument("--geometry", help=f"PE-Core preset (default {DEFAULT_GEOMETRY}; paper: PE-Core-L-14-336)")
-    parser.add_argument("--repeats", type=int, help="timed rounds per row, the best is kept (default 2)")
+    parser.add_argument("--repeats", type=int, help="timed rounds per row, the best is kept (default 3)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="skip the train-step rows")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")

@@ -130,12 +130,17 @@ def run(quick: bool = False) -> list[dict]:
     The ratio is of CPU time (all threads of the process), best of the interleaved repeats: on a shared machine
     wall time mostly measures the other tenants (both figures are in the note).
     """
+    from qclip_hf.video.frame_store import release_frame_arena
     from qclip_hf.video.motion_pass import MOTION_PROFILE_CACHE
 
     out = Path(tempfile.gettempdir()) / "qclip_bench_video"
-    repeats = 2 if quick else 3
     rows = []
     for label, clip in _motion_clips(out, quick).items():
+        # Best of N estimates the uncontended cost; the 360p clips are cheap, so they get more repeats.
+        repeats = 3 if label.startswith("1080p") else 5
+        MOTION_PROFILE_CACHE.clear()
+        release_frame_arena()  # the first motion pass of a process maps (page-faults) the frame arena
+        cold = _cpu_timed(sample_video, clip, 8, "MSESortedUNI", cache_motion=False)[1]
         base_runs: list[tuple[float, float]] = []
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in MOTION_STRATEGIES}
         for _ in range(repeats):  # interleaved, best of `repeats`
@@ -146,12 +151,16 @@ def run(quick: bool = False) -> list[dict]:
         base_wall, base = min(w for w, _ in base_runs), min(c for _, c in base_runs)
         for name, times in runs.items():
             wall, ours = min(w for w, _ in times), min(c for _, c in times)
+            note = (
+                f"baseline: one full PyAV decode (thread_type AUTO, as the pass); best of {repeats}; wall "
+                f"{wall:.2f}s vs {base_wall:.2f}s ({wall / base_wall:.2f}x)"
+            )
+            if name == "MSESortedUNI":
+                note += f"; first pass of a process (arena not yet mapped): {cold / base:.2f}x"
             rows.append({
                 "name": f"video: {name} 8 frames, {label}", "unit": "s CPU", "ours": round(ours, 3),
                 "baseline": round(base, 3), "ratio": round(ours / base, 3), "target": "<= 1.1",
-                "passed": ours / base <= 1.1,
-                "note": f"baseline: one full PyAV decode (thread_type AUTO); wall {wall:.2f}s vs {base_wall:.2f}s "
-                f"({wall / base_wall:.2f}x)",
+                "passed": ours / base <= 1.1, "note": note,
             })  # fmt: skip
     return rows
 

@@ -136,6 +136,10 @@ def _prepare(args: argparse.Namespace) -> dict[str, Any]:
     check_output(output)
     report = check_report(args.report, output)
     found = discover(args.paths, args.extensions, raw_format is not None)
+    if not args.trust_remote_code:  # a wrong --model fails here, before torch and the model stack are imported
+        from ..models.qclip.checks_qclip import check_saved_model
+
+        check_saved_model(args.model, revision=args.revision)
     check_device(args.device)
 
     from accelerate import PartialState

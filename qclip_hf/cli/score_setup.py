@@ -53,18 +53,21 @@ def configure_third_party_output(verbose: bool = False) -> None:
 
 
 def _silence_transformers() -> None:
-    import transformers
+    """Switch off what the libraries already imported print; the others read the variables set above at import
+    (importing transformers here would cost ~1 s before the first argument check)."""
+    import sys
 
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    import huggingface_hub.utils
+    if "huggingface_hub" in sys.modules:
+        import huggingface_hub.utils
 
-    huggingface_hub.utils.disable_progress_bars()
-    if importlib.util.find_spec("datasets") is not None:
-        import sys
+        huggingface_hub.utils.disable_progress_bars()
+    if "transformers" in sys.modules:
+        import transformers
 
-        if "datasets" in sys.modules:  # do not import 🤗 datasets just to silence it
-            sys.modules["datasets"].disable_progress_bars()
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    if "datasets" in sys.modules:  # do not import 🤗 datasets just to silence it
+        sys.modules["datasets"].disable_progress_bars()
 
 
 def is_main_process() -> bool:

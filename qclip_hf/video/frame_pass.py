@@ -70,6 +70,8 @@ class PassStats:
     decoded: int = 0
     decoder_errors: int = 0
     demux_error: str | None = None
+    stream_frames: int = 0  # the container's frame count (0 if it states none), known once the pass has opened it
+    format_name: str = ""  # the container's (first) format name, likewise
 
 
 def uses_pts_numbering(video_format: str, index: Any) -> bool:
@@ -97,6 +99,8 @@ def iter_numbered_frames(
 
     container, stream = open_video_stream(video, deadline.timeout, max_pixels)
     stream.thread_type = thread_type
+    stats.stream_frames = max(0, stream.frames or 0)
+    stats.format_name = container.format.name.split(",")[0]
     by_pts = not count_frames and uses_pts_numbering(container.format.name.split(",")[0], index)
     rank = {p: i for i, p in enumerate(index.pts)} if by_pts else {}
     last = -1

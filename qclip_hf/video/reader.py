@@ -13,18 +13,22 @@ from .decoding import (
     DEFAULT_MIN_DECODED_FRACTION,
     DEFAULT_TIMEOUT,
     Backend,
+    FrameSlots,
     _Deadline,
     as_openable,
     check_min_decoded_fraction,
     decode_frames_with_report,
-    frame_to_rgb,
     index_video,
 )
 from .frame_pass import DecodeReport, FrameTransform
 from .motion import motion_profile_from_frames
-from .motion_pass import DEFAULT_MOTION_CACHE_BYTES, MOTION_PROFILE_CACHE, frames_from_motion_pass, motion_pass_sample
+from .motion_pass import DEFAULT_MOTION_CACHE_BYTES, MOTION_PROFILE_CACHE, frame_numbers, motion_pass_sample
 from .sampling import Mixed, as_generator, get_sampling_strategy
 from .sources import RawVideoFormat, VideoSource
+
+COUNTED_FRAME_CONTAINERS = frozenset({"mov"})
+"""Containers (FFmpeg's "mov,mp4,m4a,3gp,3g2,mj2" demuxer) whose stated frame count cuts SegMSE segments during
+the one-decode motion pass; other containers are indexed first (one demux, ~1-4 % of a decode)."""
 
 
 @dataclass
@@ -159,19 +163,19 @@ def sample_video(
         return SampledVideo(picked, indices, total, chosen.__name__, report)
 
     openable = as_openable(video, raw_format)
-    index = index_video(openable, timeout=timeout, max_pixels=max_pixels)
     read_options = dict(
-        backend=backend, index=index, timeout=timeout, max_pixels=max_pixels, transform=transform,
+        backend=backend, timeout=timeout, max_pixels=max_pixels, transform=transform,
         min_decoded_fraction=min_decoded_fraction,
     )  # fmt: skip
     cache_key = MOTION_PROFILE_CACHE.key(openable.path, motion_short_side) if cache_motion else None
     if needs_motion and motion is None:
         motion = MOTION_PROFILE_CACHE.get(cache_key)
-        if motion is None:
+        if motion is None:  # one pass: profile and frames; the index is built only if the pass needs it
             return _sample_in_motion_pass(
-                openable, index, chosen, num_samples, generator, cache_key, read_options,
+                openable, chosen, num_samples, generator, cache_key, read_options,
                 short_side=motion_short_side, cache_bytes=motion_cache_bytes,
             )  # fmt: skip
+    index = read_options["index"] = index_video(openable, timeout=timeout, max_pixels=max_pixels)
     total = index.num_frames
     if motion is not None and len(motion) != total:
         # The motion pass counts decoded frames, the index counts packets; trust the decoder when they differ
@@ -185,7 +189,6 @@ def sample_video(
 
 def _sample_in_motion_pass(
     openable: Any,
-    index: Any,
     chosen: Callable[..., np.ndarray],
     num_samples: int,
     generator: np.random.Generator,
@@ -195,12 +198,32 @@ def _sample_in_motion_pass(
     short_side: int,
     cache_bytes: int,
 ) -> SampledVideo:
-    """MSE-driven strategy without a known profile: one pass computes it and keeps the candidate frames."""
-    deadline = _Deadline(openable.name, max(read_options["timeout"], 600.0))
-    profile, indices, kept, numbers, stats = motion_pass_sample(
-        openable, index, chosen, num_samples, generator, deadline,
-        short_side=short_side, max_pixels=read_options["max_pixels"], cache_bytes=cache_bytes,
+    """MSE-driven strategy without a known profile: one pass computes it and keeps the candidate frames.
+
+    The container's own frame count cuts SegMSE segments during the pass; a demux index is built only when the
+    container states none, or when a chosen frame was not kept (memory cap) and must be read again.
+    """
+    timeout, max_pixels = read_options["timeout"], read_options["max_pixels"]
+    deadline = _Deadline(openable.name, max(timeout, 600.0))
+    indexes: list[Any] = []
+
+    def index() -> Any:
+        if not indexes:
+            indexes.append(index_video(openable, timeout=timeout, max_pixels=max_pixels))
+        return indexes[0]
+
+    def expected_frames(stats: Any) -> int:
+        # MP4/MOV sample tables count exactly the frames; other containers' counts (AVI: empty packed-B-frame
+        # placeholders) may not, and a wrong count costs a second read, so they get the demux index.
+        if stats.format_name in COUNTED_FRAME_CONTAINERS and stats.stream_frames:
+            return stats.stream_frames
+        return index().num_frames
+
+    result = motion_pass_sample(
+        openable, chosen, num_samples, generator, deadline, short_side=short_side, max_pixels=max_pixels,
+        cache_bytes=cache_bytes, expected_frames=expected_frames,
     )  # fmt: skip
+    profile, indices, stats = result.profile, result.chosen, result.stats
     MOTION_PROFILE_CACHE.put(cache_key, profile)
     report = DecodeReport(frames_requested=len(indices), read_mode="sequential")
     if stats.decoder_errors or stats.demux_error:
@@ -209,16 +232,25 @@ def _sample_in_motion_pass(
             "decodable frames"
         )
     transform = read_options["transform"]
-
-    def convert(frame: Any) -> np.ndarray:
-        array = frame_to_rgb(frame)
-        return transform(array) if transform is not None else array
-
-    def second_read(frame_numbers: list[int]) -> tuple[np.ndarray, DecodeReport]:
-        numbers = [min(n, index.num_frames - 1) for n in frame_numbers]
-        return decode_frames_with_report(openable, numbers, **read_options)
-
-    frames = frames_from_motion_pass(
-        openable, index, indices, kept, numbers, report, convert=convert, second_read=second_read
-    )
-    return SampledVideo(frames, np.asarray(indices), len(profile), chosen.__name__, report)
+    requested = [int(i) for i in indices]
+    out = FrameSlots(openable.name, requested)
+    with result.store as store:
+        for i in dict.fromkeys(requested):
+            if i in store:
+                array = store.to_rgb(i)
+                out[i] = transform(array) if transform is not None else array
+    missing = [i for i in dict.fromkeys(requested) if i not in out]
+    if missing:
+        report.warnings.append(
+            f"{len(missing)} chosen frame(s) were not kept by the motion pass (memory cap, or fewer frames decoded "
+            "than indexed); read in a second decode"
+        )
+        video_index = index()
+        numbers = frame_numbers(result.pts, video_index)
+        targets = [min(numbers[i], video_index.num_frames - 1) for i in missing]
+        frames, second = decode_frames_with_report(openable, targets, index=video_index, **read_options)
+        for j, i in enumerate(missing):
+            out[i] = frames[j]
+        report.frames_substituted += second.frames_substituted
+        report.warnings.extend(second.warnings)
+    return SampledVideo(out.stacked(), np.asarray(indices), len(profile), chosen.__name__, report)

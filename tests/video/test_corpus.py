@@ -127,3 +127,39 @@ def test_damaged_tail_is_substituted_and_reported(corpus, name):
                 assert digest(sampled.frames[j]) == reference[index.pts[i]]
     with pytest.raises(ValueError, match="requested frames could be decoded"):
         sample_video(path, 8, "UNISampl", min_decoded_fraction=1.0)
+
+
+def test_one_decode_motion_pass_keeps_exact_frames_of_every_clean_file(corpus):
+    """Every layout of the corpus (gif, mjpeg, 10-bit, rotated, interlaced mpeg2, ...) through the arena path
+    (every frame copied and rebuilt in a template) converts to the frames of a plain sequential decode."""
+    from qclip_hf.video.decoding import _Deadline, as_openable
+    from qclip_hf.video.motion import compute_motion_profile
+    from qclip_hf.video.motion_pass import motion_pass_sample
+    from qclip_hf.video.sampling import MSESortedUNI, SegMSEMean
+
+    for name, info in corpus.items():
+        if info["damaged"]:
+            continue
+        video = as_openable(info["path"])
+        profile = compute_motion_profile(info["path"])
+        for strategy in (MSESortedUNI, SegMSEMean):
+            result = motion_pass_sample(
+                video, strategy, 8, np.random.default_rng(0), _Deadline(video.name, 60), short_side=64,
+                max_pixels=1 << 26, max_held=0, expected_frames=lambda stats, info=info: info["num_frames"],
+            )  # fmt: skip
+            with result.store as store:
+                assert np.array_equal(result.profile, profile), name
+                reference = sequential_reference(info["path"], {int(i) for i in result.chosen})
+                for i in result.chosen:
+                    assert digest(store.to_rgb(int(i))) == reference[int(i)][1], (name, strategy.__name__, int(i))
+
+
+def test_segments_are_cut_from_a_trusted_frame_count(corpus):
+    """An AVI header counts packed-B-frame placeholders (50 for 48 frames): the reader indexes such containers
+    first, so SegMSE picks are never released early and no second decode is needed."""
+    MOTION_PROFILE_CACHE.clear()
+    for name, info in corpus.items():
+        if info["damaged"]:
+            continue
+        sampled = sample_video(info["path"], 8, "SegMSEMean", cache_motion=False)
+        assert not sampled.report.warnings, (name, sampled.report.warnings)

@@ -29,6 +29,7 @@ from .rotary_pe_core import (
     apply_rotary_embeddings,
     apply_rotary_table,
     rotary_angles,
+    split_rotate_qkv,
 )
 
 
@@ -67,13 +68,9 @@ class PECoreAttention(nn.Module):
     ) -> torch.Tensor:
         batch = hidden_states.shape[0]
         if key_value_states is None:
-            # (B, L, 3 * width) -> (3, B, heads, L, head_dim): views, no copy.
-            qkv = self.qkv(hidden_states).unflatten(-1, (3, self.num_heads, self.head_dim)).permute(2, 0, 3, 1, 4)
-            if rotary_embeddings is not None:
-                query, key = apply_rotary_table(qkv[:2], rotary_embeddings).unbind(0)
-            else:
-                query, key = qkv[0], qkv[1]
-            value = qkv[2]
+            # (B, L, 3 * width) -> 3 x (B, heads, L, head_dim), queries and keys rotated; the backward writes the
+            # projection's gradient in one buffer.
+            query, key, value = split_rotate_qkv(self.qkv(hidden_states), self.num_heads, rotary_embeddings)
         else:
             width = self.hidden_size
             weight, bias = self.qkv.weight, self.qkv.bias
@@ -355,11 +352,15 @@ class PECoreModel(PECorePreTrainedModel):
 
     def __init__(self, config: PECoreConfig):
         super().__init__(config)
-        self.vision_model = PECoreVisionTransformer(config.vision_config)
-        self.text_model = PECoreTextTransformer(config.text_config)
-        # Meta's checkpoints have no vision projection bias (conversion writes zeros); timm's / open_clip's have one.
-        self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim)
-        self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
+        # `post_init` sets every parameter through `_init_weights`: skip the torch layers' own `reset_parameters`,
+        # which would draw every weight a first time only to be overwritten (half of a new model's build time).
+        with init.no_init_weights():
+            self.vision_model = PECoreVisionTransformer(config.vision_config)
+            self.text_model = PECoreTextTransformer(config.text_config)
+            # Meta's checkpoints have no vision projection bias (conversion writes zeros); timm's / open_clip's have
+            # one.
+            self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim)
+            self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
         self.post_init()
 

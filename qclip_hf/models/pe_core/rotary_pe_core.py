@@ -75,6 +75,79 @@ def apply_rotary_table(x: torch.Tensor, table: RotaryTable) -> torch.Tensor:
     return torch.view_as_real(pairs * table.rotation).flatten(-2).to(x.dtype)
 
 
+def _complex_pairs(x: torch.Tensor) -> torch.Tensor:
+    # Channel pairs as complex numbers (a view when the channels are contiguous).
+    return torch.view_as_complex((x if x.stride(-1) == 1 else x.contiguous()).unflatten(-1, (-1, 2)))
+
+
+class _SplitRotateQKV(torch.autograd.Function):
+    """Fused projection output (B, L, 3 * heads * head_dim) -> queries, keys, values (B, heads, L, head_dim), the
+    queries and keys rotated by `rotation` (L, head_dim / 2, complex) unless it is None.
+
+    What autograd would do with slices (or `unbind`) of the projection plus a rotation is to give every slice its own
+    full-size, zero-filled gradient and sum them, or stack them and copy the result contiguous for the projection's
+    backward. This backward writes the three gradients, the rotated ones multiplied by the conjugate rotation, into one
+    (B, L, 3 * width) buffer instead: a train step's attention glue in one pass.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv: torch.Tensor, rotation: torch.Tensor | None, num_heads: int):
+        parts = qkv.unflatten(-1, (3, num_heads, -1))  # (B, L, 3, heads, head_dim), a view
+        ctx.rotation = rotation
+        if rotation is None:
+            query, key = parts[:, :, 0], parts[:, :, 1]
+        else:
+            # (B, L, 2, heads, head_dim / 2) complex times (L, 1, 1, head_dim / 2): one kernel for queries and keys.
+            qk = torch.view_as_real(_complex_pairs(parts[:, :, :2]) * rotation[:, None, None]).flatten(-2)
+            query, key = qk[:, :, 0], qk[:, :, 1]
+        return query.transpose(1, 2), key.transpose(1, 2), parts[:, :, 2].transpose(1, 2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_query, grad_key, grad_value):
+        reference = next(g for g in (grad_query, grad_key, grad_value) if g is not None)
+        batch, heads, length, head_dim = reference.shape
+        grad = reference.new_empty(batch, length, 3, heads, head_dim)
+        for index, part in enumerate((grad_query, grad_key, grad_value)):
+            target = grad[:, :, index]
+            if part is None:
+                target.zero_()
+            elif index == 2 or ctx.rotation is None:
+                target.copy_(part.transpose(1, 2))
+            else:
+                torch.mul(_complex_pairs(part).transpose(1, 2), ctx.rotation.conj()[:, None],
+                          out=_complex_pairs(target))
+        return grad.flatten(2), None, None
+
+
+def split_rotate_qkv(
+    qkv: torch.Tensor, num_heads: int, table: RotaryTable | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split a fused q/k/v projection (B, L, 3 * width; rows q, k, v) into queries, keys and values of shape
+    (B, num_heads, L, head_dim), rotating the queries and keys by `table` if given.
+
+    Same values as slicing and [`apply_rotary_table`]; its backward builds the projection's gradient in one buffer
+    (see `_SplitRotateQKV`). Tables without complex factors (reduced precision) take the plain path.
+
+    Example:
+        ```python
+        >>> import torch
+        >>> q, k, v = split_rotate_qkv(torch.randn(2, 5, 3 * 32), num_heads=2)
+        >>> q.shape
+        torch.Size([2, 2, 5, 16])
+        ```
+    """
+    rotation = None if table is None else table.rotation
+    exact = qkv.dtype in (torch.float32, torch.float64)
+    if (table is None or rotation is not None) and exact:
+        return _SplitRotateQKV.apply(qkv, rotation, num_heads)
+    parts = qkv.unflatten(-1, (3, num_heads, -1)).permute(2, 0, 3, 1, 4)  # (3, B, heads, L, head_dim), views
+    if table is None:
+        return parts.unbind(0)
+    query, key = apply_rotary_table(parts[:2], table).unbind(0)
+    return query, key, parts[2]
+
+
 class PECoreVisionRotaryEmbedding(nn.Module):
     """2D axial RoPE of the vision tower as a table precomputed once per geometry over the whole token sequence,
     class token included (see [`rotary_angles`]).
@@ -124,4 +197,5 @@ __all__ = [
     "apply_rotary_embeddings",
     "apply_rotary_table",
     "rotary_angles",
+    "split_rotate_qkv",
 ]

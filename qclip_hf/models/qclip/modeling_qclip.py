@@ -35,6 +35,7 @@ from .loading_qclip import (
     saved_prompt_tokens,
 )
 from .prompt_learning_qclip import QClipPromptLearner
+from .prompt_token_cache import load_prompt_tokens, prompt_token_key, store_prompt_tokens
 
 # Loading an adapter needs the "SCMA" PEFT type, also when this file runs as trust_remote_code without the package.
 register_scma_peft_method()
@@ -143,19 +144,28 @@ class QClipModel(QClipPreTrainedModel):
             self.backbone = get_peft_model(backbone, scma_config) if scma_config is not None else backbone
         self.backbone.eval()  # dropout in a frozen backbone would only add noise; train() below keeps it off
         dual_encoder = self.dual_encoder
+        tokenize = {"prompts": config.prompts(), "context_text": config.context_words(),
+                    "num_context": config.num_context_tokens, "padding": self.spec.text_padding,
+                    "max_length": self.spec.text_max_length(dual_encoder)}
+        cache_key = None
+        if prompt_token_ids is None and (tokenizer is None or isinstance(tokenizer, (str, os.PathLike))):
+            # A local tokenizer's ids are cached on disk: building a new model then loads no tokenizer (~0.3 s).
+            cache_key = prompt_token_key(self._local_tokenizer_dir(config, tokenizer), **tokenize)
+            prompt_token_ids = load_prompt_tokens(cache_key)
+            if prompt_token_ids is not None and prompt_token_ids["prompts"] != tokenize["prompts"]:
+                prompt_token_ids = None
+        cached = prompt_token_ids is not None
         if prompt_token_ids is None:
             tokenizer = self._load_tokenizer(config, tokenizer)
         self.prompt_learner = QClipPromptLearner(
-            prompts=config.prompts(),
-            context_text=config.context_words(),
-            num_context=config.num_context_tokens,
+            **tokenize,
             tokenizer=tokenizer,
             token_embedding=self.spec.token_embedding(dual_encoder),
-            padding=self.spec.text_padding,
-            max_length=self.spec.text_max_length(dual_encoder),
             random_init=config.context_init is None,
             token_ids=prompt_token_ids,
         )
+        if cache_key is not None and not cached:
+            store_prompt_tokens(cache_key, self.prompt_learner.token_ids(tokenize["prompts"]))
         if config.quality_head == "linear":
             self.quality_head = QClipQualityHead(len(config.level_names), config.head_init_std,
                                                  bias=getattr(config, "head_bias", True))
@@ -173,6 +183,17 @@ class QClipModel(QClipPreTrainedModel):
     @classmethod
     def _load_backbone(cls, config: QClipConfig, **load_kwargs: Any) -> PreTrainedModel:
         return load_backbone(config, **load_kwargs)
+
+    @classmethod
+    def _local_tokenizer_dir(cls, config: QClipConfig, tokenizer: str | os.PathLike | None) -> str | None:
+        """The local folder `_load_tokenizer` would read, or `None` (a Hub id, or no tokenizer source)."""
+        if tokenizer or config.tokenizer:
+            folder = str(tokenizer or config.tokenizer)
+        elif config.backbone is not None:
+            folder = cls.resolve_backbone_source(config)[0]
+        else:
+            return None
+        return folder if os.path.isdir(folder) else None
 
     @classmethod
     def _load_tokenizer(cls, config: QClipConfig, tokenizer: Any):

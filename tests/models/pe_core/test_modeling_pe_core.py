@@ -163,3 +163,34 @@ def test_gradient_checkpointing_matches(model):
     assert copy.text_model.encoder.layers[0].mlp.fc1.weight.grad is not None
     with torch.no_grad():
         torch.testing.assert_close(out, model.get_text_features(input_ids=ids).pooler_output, rtol=1e-5, atol=1e-6)
+
+
+def test_new_model_follows_the_documented_initialisation(tiny_config, monkeypatch):
+    # Construction skips torch's default `reset_parameters`: every parameter must still be set by `_init_weights`.
+    # Uninitialised memory is made NaN so that a parameter nobody initialises cannot pass by luck.
+    real_empty = torch.empty
+    monkeypatch.setattr(torch, "empty", lambda *args, **kwargs: real_empty(*args, **kwargs).fill_(float("nan")))
+    config = tiny_config()
+    model = PECoreModel(config)
+    monkeypatch.undo()
+    vision_width = config.vision_config.hidden_size
+    for name, param in model.named_parameters():
+        assert torch.isfinite(param).all(), f"{name} was not initialised"
+        leaf = name.rsplit(".", 1)[-1]
+        if "layer_norm" in name or "layernorm" in name:
+            assert torch.equal(param, torch.ones_like(param) if leaf == "weight" else torch.zeros_like(param)), name
+        elif leaf == "bias":
+            assert torch.equal(param, torch.zeros_like(param)), name
+        elif "layer_scale" in name:
+            assert torch.equal(param, torch.full_like(param, config.vision_config.layer_scale_init_value)), name
+        elif name == "logit_scale":
+            assert param.item() == pytest.approx(config.logit_scale_init_value)
+        elif param.numel() >= 500:  # enough values to estimate a standard deviation within a few percent
+            if name.startswith("vision_model.embeddings.") and "position" in name:
+                std = vision_width**-0.5
+            elif name == "text_model.embeddings.position_embedding":
+                std = 0.01
+            else:  # linear and convolution weights, the token embedding
+                std = 0.02
+            assert abs(param.mean().item()) < 0.2 * std, name
+            assert param.std().item() == pytest.approx(std, rel=0.15), name

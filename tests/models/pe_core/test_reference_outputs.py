@@ -61,9 +61,16 @@ def test_old_layout_state_dict_loads_with_load_state_dict(reference, inputs):
     _assert_matches(_outputs(model, inputs), reference["noisy_weights"])
 
 
-def test_seeded_construction_draws_the_same_random_weights(reference, inputs):
-    # Other tests build seeded tiny PE-Cores and compare scores with stored values: the init stream must not move.
+def test_seeded_construction_is_deterministic():
+    # The stored `seeded_init` values pinned the old stream, in which every weight was drawn twice (torch's
+    # `reset_parameters`, then `_init_weights`); a new model now draws each weight once (same distributions, see
+    # test_modeling_pe_core.py::test_new_model_follows_the_documented_initialisation), so only determinism is kept.
     config = PECoreConfig.from_pretrained(DATA / "tiny_pe_core_v1")
-    torch.manual_seed(0)
-    model = PECoreModel(config).eval()
-    _assert_matches(_outputs(model, inputs), reference["seeded_init"])
+    builds = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        builds.append(PECoreModel(config).state_dict())
+    for name, tensor in builds[0].items():
+        torch.testing.assert_close(builds[1][name], tensor, rtol=0, atol=0, msg=name)
+    weight = "vision_model.encoder.layers.0.self_attn.qkv.weight"
+    assert not torch.equal(builds[0][weight], builds[2][weight])

@@ -1,0 +1,90 @@
+"""Checks of a saved Q-CLIP model that need no torch: run before the expensive imports, so a wrong `--model` fails in
+a fraction of a second instead of after the whole model stack has loaded.
+
+[`check_saved_model`] runs the same checks, with the same messages, that [`QClipModel.from_pretrained`] runs
+first (it calls the same helpers of `loading_qclip`): the folder exists, holds a valid Q-CLIP `config.json`, the
+backbone it names can be found, and its weights files are present and not truncated. A Hub id is checked only when
+that needs no network (`HF_HUB_OFFLINE=1`: it must be in the cache); otherwise the loader downloads and checks it.
+
+Nothing heavy is imported here (json, pathlib, huggingface_hub's constants, safetensors' header reader).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ...errors import ModelLoadError
+from .loading_qclip import _offline, looks_like_hub_id, read_config_dict, resolve_backbone_reference, resolve_model_dir
+
+# The file names `QClipModel.save_pretrained` writes (kept equal to modeling_qclip's constants by a test).
+ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
+HEAD_WEIGHTS_FILE = "model.safetensors"
+
+
+def check_safetensors_header(path: str | os.PathLike) -> None:
+    """Raise [`ModelLoadError`] if `path` is not a complete safetensors file (reads the header only, no tensors).
+
+    Example:
+        ```python
+        >>> check_safetensors_header("my-qclip/model.safetensors")  # doctest: +SKIP
+        ```
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy"):
+            pass
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"weights file '{path}' is corrupt or truncated ({err})",
+            "save the model again, or delete the file and download it again (force_download=True)",
+        ) from err
+
+
+def check_saved_model(name_or_path: str | os.PathLike, revision: str | None = None) -> Path | None:
+    """Check a saved Q-CLIP model without loading it; return its local folder, or `None` when only the Hub can tell.
+
+    Args:
+        name_or_path (`str` or `os.PathLike`): a folder written by `QClipModel.save_pretrained`, or a Hub repo id.
+        revision (`str`, *optional*): the Hub revision (used only for an offline cache look-up).
+
+    Raises:
+        [`~qclip_hf.errors.ModelLoadError`]: the folder is missing, is a file, has no or a broken `config.json`, is
+            not a Q-CLIP model, names a backbone folder that does not exist, or lacks / has truncated weights files;
+            or (offline) the Hub id is not in the cache. The message names the input and what to do.
+
+    Example:
+        ```python
+        >>> from qclip_hf.models.qclip.checks_qclip import check_saved_model
+        >>> check_saved_model("no/such/folder")
+        Traceback (most recent call last):
+        ...
+        qclip_hf.errors.ModelLoadError: model folder 'no/such/folder' does not exist ...
+        ```
+    """
+    name = os.fspath(name_or_path)
+    local = Path(name).expanduser().exists() or not looks_like_hub_id(name) or Path(name).is_absolute()
+    if not local and not _offline():
+        return None  # a Hub id with network access: the loader downloads it and checks the same things
+    folder = resolve_model_dir(name, revision=revision)
+    config = read_config_dict(folder)
+    if config.get("model_type") != "qclip":
+        raise ModelLoadError(
+            f"{folder / 'config.json'} describes a {config.get('model_type')!r} model, not a Q-CLIP model",
+            "pass a folder written by QClipModel.save_pretrained (a plain backbone goes in QClipConfig(backbone=...))",
+        )
+    if isinstance(config.get("backbone"), str) and config.get("backbone_config") is None:
+        resolve_backbone_reference(config["backbone"], folder)
+    weights = folder / HEAD_WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelLoadError(f"model folder '{name}' has no {HEAD_WEIGHTS_FILE} (prompt context and head)",
+                             "save the model again with QClipModel.save_pretrained")
+    check_safetensors_header(weights)
+    adapter = folder / ADAPTER_WEIGHTS_FILE
+    if adapter.is_file():
+        check_safetensors_header(adapter)
+    return folder
+
+
+__all__ = ["check_safetensors_header", "check_saved_model"]
