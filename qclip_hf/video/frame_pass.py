@@ -30,6 +30,33 @@ from .sources import OpenableVideo, _ffmpeg_reason
 FrameTransform = Callable[[np.ndarray], np.ndarray]
 """Applied to each selected (H, W, 3) uint8 RGB frame as soon as it is decoded (e.g. resize to the model size)."""
 
+TRIM_EVERY = 8
+"""A sequential read converting many frames hands freed memory back every this many frames (see below)."""
+
+
+def release_free_memory() -> None:
+    """Return the C heap's free memory to the system (glibc `malloc_trim`; a no-op elsewhere).
+
+    Converting hundreds of full-resolution frames (RGB, then the resize's float temporaries) while the decoder's
+    threads allocate frame buffers leaves glibc's per-thread heaps fragmented: measured on 2,000 frames of a 60 s
+    1080p clip (every frame converted), peak RSS 2.9-3.4 GB for a 0.65 GB result and 0.8 GB of imports; trimming
+    every 8 converted frames keeps it at 1.48 GB, within the time noise of the read.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
+
 # Containers whose timestamps are decode-order only (or seek by index entries that may point between frames).
 INEXACT_SEEK_CONTAINERS = frozenset({"avi"})
 
@@ -168,6 +195,8 @@ def sequential_read(
         if position not in converted:
             converted.clear()  # keep only the latest conversion: memory stays one frame
             converted[position] = convert(frame)
+            if len(out) % TRIM_EVERY == TRIM_EVERY - 1:
+                release_free_memory()
         return converted[position]
 
     frames = iter_numbered_frames(video, index, deadline, stats, max_pixels=max_pixels, count_frames=count_frames)
