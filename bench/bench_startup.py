@@ -106,8 +106,8 @@ def cli_first_video(workdir: Path, repeats: int) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
-    """The start-up rows (see the module docstring); `quick` uses 3 repetitions instead of 7."""
-    repeats = 3 if quick else 7
+    """The start-up rows (see the module docstring); `quick` uses 2 repetitions instead of 7."""
+    repeats = 2 if quick else 7
     rows = []
     help_time, _ = measure([*_cli_command(), "--help"], repeats)
     torch_time, torch_rss = measure(python_code("import torch"), repeats)
@@ -128,7 +128,7 @@ def run(quick: bool = False) -> list[dict]:
                     stack_rss, "informational", "ru_maxrss of the child process"))
     workdir = Path(tempfile.mkdtemp(prefix="bench_startup_"))
     try:
-        rows.append(cli_first_video(workdir, repeats=2 if quick else 3))
+        rows.append(cli_first_video(workdir, repeats=1 if quick else 3))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return rows
@@ -136,7 +136,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions instead of 7")
     args = parser.parse_args()
     for entry in run(quick=args.quick):
         status = "PASS" if entry["passed"] else "FAIL"
