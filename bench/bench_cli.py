@@ -108,7 +108,10 @@ def run(quick: bool = False, workdir: str | os.PathLike = DEFAULT_WORKDIR) -> li
     decode_rest = _ffmpeg_decode(paths[1:])
     decode_first = _ffmpeg_decode(paths[:1])
     return [
-        _row("cli_scoring_after_first_video", "s", end - first, decode_rest, "<= 1.5", 1.5,
+        # The target is set on 20 clips; over the 7 after the first in --quick, the first calls of each code
+        # path weigh several times more, so the quick row is informational.
+        _row("cli_scoring_after_first_video", "s", end - first, decode_rest, "informational" if quick else "<= 1.5",
+             float("inf") if quick else 1.5,
              f"{env_note}; whole CLI run {end:.2f} s (first video after {first:.2f} s) vs ffmpeg -f null of all clips "
              f"{decode_rest + decode_first:.2f} s"),
     ]

@@ -119,7 +119,7 @@ def run(quick: bool = False, geometry: str | None = None, repeats: int | None = 
 
     torch.set_num_threads(threads)
     _clock = time.perf_counter if wall else time.process_time
-    repeats = repeats or 3
+    repeats = repeats or (2 if quick else 3)
     forward_repeats = max(repeats, 5)
     pinned = _pin_allocator()
 
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"small geometry ({QUICK_GEOMETRY})")
     parser.add_argument("--geometry", help=f"PE-Core preset (default {DEFAULT_GEOMETRY}; paper: PE-Core-L-14-336)")
-    parser.add_argument("--repeats", type=int, help="timed rounds per row, the best is kept (default 3)")
+    parser.add_argument("--repeats", type=int, help="timed rounds per row, the best is kept (default 3; 2 with --quick)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="skip the train-step rows")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
