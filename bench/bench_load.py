@@ -59,8 +59,10 @@ _TIMER = textwrap.dedent("""
         start = time.perf_counter()
         model = load()
         times[kind] = time.perf_counter() - start
-        if kind == "new_cold":  # the other loads keep the warm cache
-            os.environ.pop("QCLIP_HF_CACHE") if previous is None else os.environ.update(QCLIP_HF_CACHE=previous)
+        if kind == "new_cold" and previous is None:  # the other loads keep the warm cache
+            del os.environ["QCLIP_HF_CACHE"]
+        elif kind == "new_cold":
+            os.environ["QCLIP_HF_CACHE"] = previous
         del model
         gc.collect()
     print(json.dumps(times))

@@ -15,11 +15,19 @@ import os
 from pathlib import Path
 
 from ...errors import ModelLoadError
-from .loading_qclip import _offline, looks_like_hub_id, read_config_dict, resolve_backbone_reference, resolve_model_dir
+from .loading_qclip import (
+    HEAD_WEIGHTS_NAME,
+    _offline,
+    head_weights_file,
+    looks_like_hub_id,
+    read_qclip_config_dict,
+    resolve_backbone_reference,
+    resolve_model_dir,
+)
 
-# The file names `QClipModel.save_pretrained` writes (kept equal to modeling_qclip's constants by a test).
+# The file names `QClipModel.save_pretrained` writes (the adapter file is PEFT's).
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
-HEAD_WEIGHTS_FILE = "model.safetensors"
+HEAD_WEIGHTS_FILE = HEAD_WEIGHTS_NAME
 
 
 def check_safetensors_header(path: str | os.PathLike) -> None:
@@ -68,19 +76,10 @@ def check_saved_model(name_or_path: str | os.PathLike, revision: str | None = No
     if not local and not _offline():
         return None  # a Hub id with network access: the loader downloads it and checks the same things
     folder = resolve_model_dir(name, revision=revision)
-    config = read_config_dict(folder)
-    if config.get("model_type") != "qclip":
-        raise ModelLoadError(
-            f"{folder / 'config.json'} describes a {config.get('model_type')!r} model, not a Q-CLIP model",
-            "pass a folder written by QClipModel.save_pretrained (a plain backbone goes in QClipConfig(backbone=...))",
-        )
+    config = read_qclip_config_dict(folder)
     if isinstance(config.get("backbone"), str) and config.get("backbone_config") is None:
         resolve_backbone_reference(config["backbone"], folder)
-    weights = folder / HEAD_WEIGHTS_FILE
-    if not weights.is_file():
-        raise ModelLoadError(f"model folder '{name}' has no {HEAD_WEIGHTS_FILE} (prompt context and head)",
-                             "save the model again with QClipModel.save_pretrained")
-    check_safetensors_header(weights)
+    check_safetensors_header(head_weights_file(folder, name))
     adapter = folder / ADAPTER_WEIGHTS_FILE
     if adapter.is_file():
         check_safetensors_header(adapter)

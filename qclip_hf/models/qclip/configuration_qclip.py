@@ -201,7 +201,7 @@ class QClipConfig(PretrainedConfig):
             ```
         """
         from ...errors import ModelLoadError
-        from .loading_qclip import read_config_dict, resolve_backbone_reference, resolve_model_dir
+        from .loading_qclip import read_qclip_config_dict, resolve_backbone_reference, resolve_model_dir
 
         hub = {k: kwargs.pop(k) for k in ("revision", "cache_dir", "token", "local_files_only", "force_download")
                if k in kwargs}
@@ -209,12 +209,7 @@ class QClipConfig(PretrainedConfig):
             kwargs.pop(ignored, None)
         return_unused = kwargs.pop("return_unused_kwargs", False)
         folder = resolve_model_dir(pretrained_model_name_or_path, allow_patterns=["config.json"], **hub)
-        config_dict = read_config_dict(folder)
-        if config_dict.get("model_type") != cls.model_type:
-            raise ModelLoadError(
-                f"{folder / 'config.json'} describes a {config_dict.get('model_type')!r} model, not a Q-CLIP model",
-                "pass a folder written by QClipModel.save_pretrained (a plain backbone goes in QClipConfig(backbone=...))",
-            )
+        config_dict = read_qclip_config_dict(folder)
         try:
             config, unused = cls.from_dict(config_dict, return_unused_kwargs=True, **kwargs)
         except (ValueError, TypeError) as err:

@@ -29,6 +29,8 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 RELATIVE_PREFIX = "./"
 # The tokenised prompts: loading needs no tokenizer (about 1 s for CLIP's BPE vocabulary) and keeps the exact ids.
 PROMPT_TOKENS_NAME = "prompt_tokens.json"
+# The trainable parts Q-CLIP adds outside PEFT's adapter file (prompt context, head).
+HEAD_WEIGHTS_NAME = "model.safetensors"
 
 
 def looks_like_hub_id(name: str) -> bool:
@@ -151,6 +153,26 @@ def read_config_dict(folder: Path, what: str = "model") -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ModelLoadError(f"{path} is not valid JSON ({err})",
                              "restore it from the original model (save it again, or download it again)") from err
+
+
+def read_qclip_config_dict(folder: Path) -> dict[str, Any]:
+    """`folder/config.json` as a dict, refused unless it describes a Q-CLIP model (`model_type` "qclip")."""
+    config_dict = read_config_dict(folder)
+    if config_dict.get("model_type") != "qclip":
+        raise ModelLoadError(
+            f"{folder / 'config.json'} describes a {config_dict.get('model_type')!r} model, not a Q-CLIP model",
+            "pass a folder written by QClipModel.save_pretrained (a plain backbone goes in QClipConfig(backbone=...))",
+        )
+    return config_dict
+
+
+def head_weights_file(folder: Path, source: str) -> Path:
+    """`folder`'s prompt-context and head weights file, which every saved model has (`source`: the name given)."""
+    path = folder / HEAD_WEIGHTS_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"model folder '{source}' has no {HEAD_WEIGHTS_NAME} (prompt context and head)",
+                             "save the model again with QClipModel.save_pretrained")
+    return path
 
 
 # --------------------------------------------------------------------------------------------- backbone paths

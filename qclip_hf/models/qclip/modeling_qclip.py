@@ -24,8 +24,10 @@ from ..pe_core import register_pe_core_auto_classes
 from .configuration_qclip import QClipConfig
 from .heads_qclip import QClipExpectedLevelHead, QClipQualityHead
 from .loading_qclip import (
+    HEAD_WEIGHTS_NAME,
     PROMPT_TOKENS_NAME,
     backbone_source,
+    head_weights_file,
     load_backbone,
     load_safetensors,
     portable_backbone_reference,
@@ -43,7 +45,6 @@ register_pe_core_auto_classes()
 
 logger = logging.getLogger(__name__)
 
-HEAD_WEIGHTS_NAME = "model.safetensors"
 
 
 def point_adapter_config_at(folder: str | os.PathLike, repo_id: str) -> None:
@@ -151,9 +152,7 @@ class QClipModel(QClipPreTrainedModel):
         if prompt_token_ids is None and (tokenizer is None or isinstance(tokenizer, (str, os.PathLike))):
             # A local tokenizer's ids are cached on disk: building a new model then loads no tokenizer (~0.3 s).
             cache_key = prompt_token_key(self._local_tokenizer_dir(config, tokenizer), **tokenize)
-            prompt_token_ids = load_prompt_tokens(cache_key)
-            if prompt_token_ids is not None and prompt_token_ids["prompts"] != tokenize["prompts"]:
-                prompt_token_ids = None
+            prompt_token_ids = load_prompt_tokens(cache_key)  # the key covers the prompts and every argument
         cached = prompt_token_ids is not None
         if prompt_token_ids is None:
             tokenizer = self._load_tokenizer(config, tokenizer)
@@ -484,11 +483,7 @@ class QClipModel(QClipPreTrainedModel):
                         f"unexpected {list(result.unexpected_keys)[:5]}",
                         "config.json and adapter_model.safetensors must come from the same save",
                     )
-            weights_file = folder / HEAD_WEIGHTS_NAME
-            if not weights_file.is_file():
-                raise ModelLoadError(f"model folder '{source}' has no {HEAD_WEIGHTS_NAME} (prompt context and head)",
-                                     "save the model again with QClipModel.save_pretrained")
-            model._load_trainable_state_dict(load_safetensors(weights_file), source=source)
+            model._load_trainable_state_dict(load_safetensors(head_weights_file(folder, source)), source=source)
         if dtype is not None:
             model.to(dtype)
         return model.eval()
