@@ -239,6 +239,7 @@ def _sample_in_motion_pass(
             if i in store:
                 array = store.to_rgb(i)
                 out[i] = transform(array) if transform is not None else array
+                del array  # free this RGB frame before the next conversion allocates one (reused, not page-faulted)
     missing = [i for i in dict.fromkeys(requested) if i not in out]
     if missing:
         report.warnings.append(

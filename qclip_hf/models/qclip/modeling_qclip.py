@@ -132,7 +132,9 @@ class QClipModel(QClipPreTrainedModel):
     """
 
     def __init__(self, config: QClipConfig, backbone: PreTrainedModel | None = None, tokenizer: Any = None,
-                 prompt_token_ids: dict[str, list] | None = None):
+                 prompt_token_ids: dict[str, list] | None = None, *, _empty_adapter: bool = False):
+        # `_empty_adapter` (from_pretrained only): the SCMA weights are created on the meta device and must be loaded
+        # next with `set_peft_model_state_dict(..., low_cpu_mem_usage=True)`, PEFT's convention for loading.
         super().__init__(config)
         backbone = backbone if backbone is not None else self._load_backbone(config)
         backbone.requires_grad_(False)
@@ -142,7 +144,8 @@ class QClipModel(QClipPreTrainedModel):
         with warnings.catch_warnings():
             # PEFT asks the backbone `is_gradient_checkpointing`, deprecated in transformers 5: not the user's concern.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            self.backbone = get_peft_model(backbone, scma_config) if scma_config is not None else backbone
+            self.backbone = (get_peft_model(backbone, scma_config, low_cpu_mem_usage=_empty_adapter)
+                             if scma_config is not None else backbone)
         self.backbone.eval()  # dropout in a frozen backbone would only add noise; train() below keeps it off
         dual_encoder = self.dual_encoder
         tokenize = {"prompts": config.prompts(), "context_text": config.context_words(),
@@ -468,14 +471,17 @@ class QClipModel(QClipPreTrainedModel):
                 raise ValueError(f"QClipModel.from_pretrained got unexpected arguments: {sorted(kwargs)}.")
             if backbone is None:
                 backbone = cls._load_backbone(config, **({"dtype": dtype} if dtype is not None else {}))
+            adapter_file = folder / "adapter_model.safetensors"
+            if config.get_scma_config() is not None and not adapter_file.is_file():
+                raise ModelLoadError(f"model folder '{source}' has no adapter_model.safetensors",
+                                     "save the model again with QClipModel.save_pretrained")
             model = cls(config, backbone=backbone, tokenizer=tokenizer,
-                        prompt_token_ids=None if tokenizer is not None else saved_prompt_tokens(folder, config))
+                        prompt_token_ids=None if tokenizer is not None else saved_prompt_tokens(folder, config),
+                        _empty_adapter=True)
             if isinstance(model.backbone, PeftModel):
-                adapter_file = folder / "adapter_model.safetensors"
-                if not adapter_file.is_file():
-                    raise ModelLoadError(f"model folder '{source}' has no adapter_model.safetensors",
-                                         "save the model again with QClipModel.save_pretrained")
-                result = set_peft_model_state_dict(model.backbone, load_safetensors(adapter_file))
+                # The adapter was created empty (meta device): the file's tensors are assigned, not copied.
+                result = set_peft_model_state_dict(model.backbone, load_safetensors(adapter_file),
+                                                   low_cpu_mem_usage=True)
                 missing = [k for k in result.missing_keys if "scma_" in k]
                 if missing or result.unexpected_keys:
                     raise ModelLoadError(

@@ -56,9 +56,30 @@ def prompt_token_key(tokenizer_dir: str | os.PathLike | None, **arguments: Any) 
         if os.path.isfile(path):
             found = True
             digest.update(name.encode() + b"\0")
-            with open(path, "rb") as handle:
-                digest.update(hashlib.sha256(handle.read()).digest())
+            digest.update(_file_digest(path))
     return digest.hexdigest() if found else None
+
+
+_FILE_DIGESTS: dict[tuple, bytes] = {}
+
+
+def _file_digest(path: str) -> bytes:
+    """SHA-256 of a file's bytes, remembered for this process while the file's identity and times are unchanged.
+
+    A PE-Core tokenizer.json is 3.6 MB (~4 ms to hash); models built one after another in one process (sweeps,
+    notebooks, tests) hash it once. Any write changes the file's size, mtime or ctime, so an edited file is hashed
+    again.
+    """
+    stat = os.stat(path)
+    identity = (os.path.realpath(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    digest = _FILE_DIGESTS.get(identity)
+    if digest is None:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).digest()
+        if len(_FILE_DIGESTS) > 256:  # a long-lived process touching many tokenizers: keep the memo small
+            _FILE_DIGESTS.clear()
+        _FILE_DIGESTS[identity] = digest
+    return digest
 
 
 def load_prompt_tokens(key: str | None) -> dict[str, list] | None:

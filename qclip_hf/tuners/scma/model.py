@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 from peft.tuners.tuners_utils import BaseTuner
+from peft.utils.integrations import init_empty_weights
 from torch import nn
 
 from ...backbones import get_backbone_spec
@@ -69,7 +71,12 @@ class SCMAModel(BaseTuner):
     # ------------------------------------------------------------------ planning and shared state
     def inject_adapter(self, model: nn.Module, adapter_name: str, *args, **kwargs) -> None:
         # PeftModel.add_adapter calls inject_adapter without the pre-injection hook: plan the shared state here.
-        self._plan_shared_state(model, self.peft_config[adapter_name], adapter_name)
+        # With `low_cpu_mem_usage=True` (PEFT's convention when weights are loaded next, as in
+        # `PeftModel.from_pretrained(..., low_cpu_mem_usage=True)`), the shared weights are created empty on the meta
+        # device, like PEFT's own layers, and the loaded tensors are assigned to them: no random draws to discard.
+        # (`get_peft_model(..., low_cpu_mem_usage=True)` builds the whole tuner inside that context itself.)
+        with init_empty_weights() if kwargs.get("low_cpu_mem_usage") else nullcontext():
+            self._plan_shared_state(model, self.peft_config[adapter_name], adapter_name)
         super().inject_adapter(model, adapter_name, *args, **kwargs)
 
     def _plan_shared_state(self, model: nn.Module, config: SCMAConfig, adapter_name: str) -> None:
@@ -89,11 +96,17 @@ class SCMAModel(BaseTuner):
                     f"selects on this backbone: {resolved}. Leave target_modules=None to resolve it from the backbone."
                 )
         config.target_modules = resolved
-        reference = next(model.parameters())
-        self.scma_slots[adapter_name] = nn.ModuleDict(slots).to(reference.device)
+        device = next(model.parameters()).device
+
+        def placed(module: nn.Module) -> nn.Module:
+            # Weights created empty (meta device) are assigned when the adapter is loaded, not moved.
+            empty = any(parameter.is_meta for parameter in module.parameters())
+            return module if empty else module.to(device)
+
+        self.scma_slots[adapter_name] = placed(nn.ModuleDict(slots))
         ffn = {"ffn": SCMAFFN(config.r)} if config.share_ffn_across_layers else {}
-        self.scma_ffn[adapter_name] = nn.ModuleDict(ffn).to(reference.device)
-        self.scma_scales[adapter_name] = SCMAScales(num_scales, config.scale_init).to(reference.device)
+        self.scma_ffn[adapter_name] = placed(nn.ModuleDict(ffn))
+        self.scma_scales[adapter_name] = placed(SCMAScales(num_scales, config.scale_init))
         self._scma_targets[adapter_name] = targets
 
     @staticmethod

@@ -203,3 +203,42 @@ def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch)
     monkeypatch.undo()
     backbone_size = sum(p.numel() for p in model.dual_encoder.parameters() if not p.requires_grad)
     assert sum(drawn) <= model.num_trainable_parameters() < backbone_size / 10
+
+
+def test_from_pretrained_assigns_the_saved_adapter_without_drawing_it(tmp_path, monkeypatch):
+    """The SCMA weights are created empty (meta device) and the saved tensors assigned (PEFT's low_cpu_mem_usage):
+    only the prompt context and the head are drawn, and the loaded adapter is the saved one, trainable."""
+    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+
+    backbone = save_tiny_pe_core_backbone(tmp_path / "backbone")
+    torch.manual_seed(0)
+    original = QClipModel(QClipConfig.from_preset("reference", backbone=str(backbone), scma_config={"r": 8, "layers": 2}))
+    with torch.no_grad():
+        for parameter in original.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.01)  # differs from any fresh initialisation
+    original.save_pretrained(tmp_path / "model")
+    drawn = []
+    for method in ("normal_", "uniform_", "kaiming_uniform_"):
+        real = getattr(torch.Tensor, method, None)
+        if real is None:
+            continue
+
+        def counting(self, *args, _original=real, **kwargs):
+            if not self.is_meta:
+                drawn.append(self.numel())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counting)
+    model = QClipModel.from_pretrained(tmp_path / "model")
+    monkeypatch.undo()
+    adapter = model.backbone.base_model.scma_trainable_parameters()
+    assert adapter and sum(drawn) <= model.num_trainable_parameters() - sum(p.numel() for p in adapter.values())
+    saved = original.backbone.base_model.scma_trainable_parameters()
+    for name, parameter in adapter.items():
+        assert not parameter.is_meta and parameter.requires_grad, name
+        assert torch.equal(parameter, saved[name]), name
+    size = original.dual_encoder.config.vision_config.image_size
+    frames = torch.rand(1, original.config.num_frames, 3, size, size)
+    with torch.no_grad():
+        assert torch.equal(model(pixel_values_videos=frames).scores, original.eval()(pixel_values_videos=frames).scores)

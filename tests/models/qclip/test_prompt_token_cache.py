@@ -78,3 +78,31 @@ def test_damaged_entry_is_ignored(tiny_backbone_dir, cache):
     again = _new(backbone)
     assert torch.equal(reference.prompt_learner.input_ids, again.prompt_learner.input_ids)
     assert json.loads(entry.read_text())["input_ids"] == reference.prompt_learner.input_ids.tolist()
+
+
+def test_tokenizer_files_are_hashed_once_per_process_until_edited(tiny_backbone_dir, tmp_path, monkeypatch):
+    from qclip_hf.models.qclip import prompt_token_cache
+
+    backbone = str(tmp_path / "backbone")  # a copy: the shared tiny backbone is edited below
+    shutil.copytree(tiny_backbone_dir("clip"), backbone)
+    reads = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):
+        if str(path).startswith(str(backbone)):
+            reads.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(prompt_token_cache, "_FILE_DIGESTS", {})
+    monkeypatch.setattr("builtins.open", counting_open)
+    first = prompt_token_cache.prompt_token_key(backbone, prompts=["a"])
+    hashed = len(reads)
+    assert hashed >= 1
+    assert prompt_token_cache.prompt_token_key(backbone, prompts=["a"]) == first
+    assert len(reads) == hashed  # remembered: no file read again
+    config_file = f"{backbone}/tokenizer_config.json"
+    with real_open(config_file, encoding="utf-8") as handle:
+        content = json.load(handle)
+    with real_open(config_file, "w", encoding="utf-8") as handle:
+        json.dump({**content, "model_max_length": 77}, handle)
+    assert prompt_token_cache.prompt_token_key(backbone, prompts=["a"]) != first  # edited in place: hashed again
