@@ -76,6 +76,19 @@ def test_save_and_peft_model_from_pretrained_round_trip(family, tmp_path):
     loaded = PeftModel.from_pretrained(build_tiny_backbone(family), tmp_path, is_trainable=True)
     got = _features(loaded, pixels, ids)
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+    # PEFT's low_cpu_mem_usage: the tuner-held shared weights are created empty and the saved tensors assigned.
+    fast = PeftModel.from_pretrained(build_tiny_backbone(family), tmp_path, is_trainable=True, low_cpu_mem_usage=True)
+    assert not any(p.is_meta for p in fast.parameters())
+    got = _features(fast, pixels, ids)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_add_adapter_with_low_cpu_mem_usage_creates_it_empty():
+    model = get_peft_model(build_tiny_backbone("clip"), SCMAConfig(r=4, layers=2))
+    model.add_adapter("second", SCMAConfig(r=4, layers=2), low_cpu_mem_usage=True)
+    second = model.base_model.scma_trainable_parameters("second")
+    assert second and all(p.is_meta for p in second.values())  # to be loaded (load_adapter / set_peft_model_state_dict)
+    assert not any(p.is_meta for p in model.base_model.scma_trainable_parameters("default").values())
 
 
 def test_shared_parameters_are_stored_once(tmp_path):
