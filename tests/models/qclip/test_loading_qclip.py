@@ -181,16 +181,10 @@ def test_missing_hub_repo_and_offline_id_not_in_cache(hub, tmp_path):
     assert "backbone 'local-user/no-such-backbone' is not in the local Hugging Face cache" in offline["backbone"]
 
 
-def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch):
-    """Loading builds the backbone on the meta device: only Q-CLIP's own small modules are initialised (then
-    overwritten by the saved adapter, context and head), never the backbone's weights."""
-    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
-
-    backbone = save_tiny_pe_core_backbone(tmp_path / "backbone")
-    QClipModel(QClipConfig.from_preset("reference", backbone=str(backbone), scma_config={"r": 8, "layers": 2})
-               ).save_pretrained(tmp_path / "model")
-    drawn = []
-    for method in ("normal_", "uniform_"):
+def _count_random_draws(monkeypatch) -> list[int]:
+    """Patch torch's in-place random initialisers to record the size of every tensor drawn (off the meta device)."""
+    drawn: list[int] = []
+    for method in ("normal_", "uniform_"):  # torch.nn.init's kaiming/xavier/trunc_normal all end in these
         original = getattr(torch.Tensor, method)
 
         def counting(self, *args, _original=original, **kwargs):
@@ -199,6 +193,18 @@ def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch)
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, method, counting)
+    return drawn
+
+
+def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch):
+    """Loading builds the backbone on the meta device: only Q-CLIP's own small modules are initialised (then
+    overwritten by the saved adapter, context and head), never the backbone's weights."""
+    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+
+    backbone = save_tiny_pe_core_backbone(tmp_path / "backbone")
+    QClipModel(QClipConfig.from_preset("reference", backbone=str(backbone), scma_config={"r": 8, "layers": 2})
+               ).save_pretrained(tmp_path / "model")
+    drawn = _count_random_draws(monkeypatch)
     model = QClipModel.from_pretrained(tmp_path / "model")
     monkeypatch.undo()
     backbone_size = sum(p.numel() for p in model.dual_encoder.parameters() if not p.requires_grad)
@@ -218,18 +224,7 @@ def test_from_pretrained_assigns_the_saved_adapter_without_drawing_it(tmp_path, 
             if parameter.requires_grad:
                 parameter.add_(0.01)  # differs from any fresh initialisation
     original.save_pretrained(tmp_path / "model")
-    drawn = []
-    for method in ("normal_", "uniform_", "kaiming_uniform_"):
-        real = getattr(torch.Tensor, method, None)
-        if real is None:
-            continue
-
-        def counting(self, *args, _original=real, **kwargs):
-            if not self.is_meta:
-                drawn.append(self.numel())
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, method, counting)
+    drawn = _count_random_draws(monkeypatch)
     model = QClipModel.from_pretrained(tmp_path / "model")
     monkeypatch.undo()
     adapter = model.backbone.base_model.scma_trainable_parameters()
