@@ -480,14 +480,20 @@ class QClipModel(QClipPreTrainedModel):
                         _empty_adapter=True)
             if isinstance(model.backbone, PeftModel):
                 # The adapter was created empty (meta device): the file's tensors are assigned, not copied.
-                result = set_peft_model_state_dict(model.backbone, load_safetensors(adapter_file),
-                                                   low_cpu_mem_usage=True)
+                mismatch = "config.json and adapter_model.safetensors must come from the same save"
+                try:
+                    result = set_peft_model_state_dict(model.backbone, load_safetensors(adapter_file),
+                                                       low_cpu_mem_usage=True)
+                except RuntimeError as err:  # torch's "size mismatch for ..." (e.g. another `r` in config.json)
+                    first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), err)
+                    raise ModelLoadError(f"adapter weights in '{source}' do not match its config.json: {first}",
+                                         mismatch) from err
                 missing = [k for k in result.missing_keys if "scma_" in k]
                 if missing or result.unexpected_keys:
                     raise ModelLoadError(
                         f"adapter weights in '{source}' do not match its config.json: missing {missing[:5]}, "
                         f"unexpected {list(result.unexpected_keys)[:5]}",
-                        "config.json and adapter_model.safetensors must come from the same save",
+                        mismatch,
                     )
             model._load_trainable_state_dict(load_safetensors(head_weights_file(folder, source)), source=source)
         if dtype is not None:

@@ -237,3 +237,15 @@ def test_from_pretrained_assigns_the_saved_adapter_without_drawing_it(tmp_path, 
     frames = torch.rand(1, original.config.num_frames, 3, size, size)
     with torch.no_grad():
         assert torch.equal(model(pixel_values_videos=frames).scores, original.eval()(pixel_values_videos=frames).scores)
+
+
+def test_adapter_of_another_size_names_the_mismatch(model_dir, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(model_dir, edited)
+    config = json.loads((edited / "config.json").read_text())
+    config["scma_config"]["r"] *= 2  # config.json edited after the save: the adapter file no longer fits
+    (edited / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"adapter weights in .*edited.* do not match its config.json: size "
+                                             r"mismatch for .*scma_slots") as error:
+        QClipModel.from_pretrained(edited)
+    assert "must come from the same save" in str(error.value)
