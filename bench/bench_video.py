@@ -110,30 +110,31 @@ def _motion_clips(out: Path, quick: bool) -> dict[str, Path]:
     return clips
 
 
-def _full_decode(clip: Path) -> None:
-    """The baseline: one full PyAV decode of every frame, same thread settings as the sampler."""
+def _decoded_frames(clip: Path):
+    """Every frame of `clip` from one PyAV decode with the sampler's thread settings (the baseline's loop)."""
     import av
 
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for _ in container.decode(stream):
-            pass
+        yield from container.decode(stream)
 
 
-class _WarmCopies:
-    """Memory for one copy of every frame of a clip, touched once so the timed runs do not page-fault."""
-
-    def __init__(self) -> None:
-        self.buffer = np.empty(0, dtype=np.uint8)
-
-    def reserve(self, nbytes: int) -> np.ndarray:
-        if self.buffer.size < nbytes:
-            self.buffer = np.ones(nbytes, dtype=np.uint8)
-        return self.buffer
+def _full_decode(clip: Path) -> None:
+    """The baseline: one full PyAV decode of every frame, same thread settings as the sampler."""
+    for _ in _decoded_frames(clip):
+        pass
 
 
-_WARM = _WarmCopies()
+_WARM_COPIES = np.empty(0, dtype=np.uint8)
+
+
+def _warm_copies(nbytes: int) -> np.ndarray:
+    """Memory for the frame copies, touched once so the timed runs do not page-fault."""
+    global _WARM_COPIES
+    if _WARM_COPIES.size < nbytes:
+        _WARM_COPIES = np.ones(nbytes, dtype=np.uint8)
+    return _WARM_COPIES
 
 
 def _decode_and_copy(clip: Path) -> None:
@@ -145,7 +146,7 @@ def _decode_and_copy(clip: Path) -> None:
     """
     import av
 
-    with av.open(str(clip)) as container:
+    with av.open(str(clip)) as container:  # the baseline's loop, plus the stream's frame count to size the copies
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         frames = max(1, stream.frames or 1)
@@ -153,7 +154,7 @@ def _decode_and_copy(clip: Path) -> None:
         for frame in container.decode(stream):
             planes = frame.planes
             if target is None:
-                target = _WARM.reserve(frames * sum(plane.buffer_size for plane in planes) * 2)
+                target = _warm_copies(frames * sum(plane.buffer_size for plane in planes) * 2)
             for plane in planes:
                 nbytes = plane.buffer_size
                 if offset + nbytes > target.size:
@@ -164,20 +165,15 @@ def _decode_and_copy(clip: Path) -> None:
 
 def _decode_and_motion(clip: Path) -> None:
     """The floor of every MSE strategy: one full PyAV decode plus the luma motion profile, nothing kept."""
-    import av
-
     from qclip_hf.video.motion import NeighbourMSE
 
     differ = None
-    with av.open(str(clip)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            if differ is None:
-                differ = NeighbourMSE(frame, 64)
-            differ.push(frame, frame.planes)
-            if differ.full:
-                differ.flush()
+    for frame in _decoded_frames(clip):
+        if differ is None:
+            differ = NeighbourMSE(frame, 64)
+        differ.push(frame, frame.planes)
+        if differ.full:
+            differ.flush()
     differ.flush()
 
 
