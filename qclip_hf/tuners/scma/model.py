@@ -201,6 +201,15 @@ class SCMAModel(BaseTuner):
     def _check_merge_allowed(self):
         raise ValueError("SCMA adds a non-linear branch after each block; it cannot be merged into the base model.")
 
+    def _replace_module(self, parent: nn.Module, child_name: str, new_module: nn.Module, child: nn.Module) -> None:
+        # `unload()` puts each wrapped module back. PEFT's generic replacement then re-attaches `child.weight` and
+        # `.bias` to the new module, which only a wrapped Linear has: an SCMA block wraps a whole encoder layer.
+        # The module put back is the original object itself, so there is nothing to re-attach or move.
+        if isinstance(child, SCMALayer) and new_module is child.get_base_layer():
+            setattr(parent, child_name, new_module)
+            return
+        super()._replace_module(parent, child_name, new_module, child)
+
     # ------------------------------------------------------------------ checkpoint keys
     @classmethod
     def _remove_adapter_name_from_key(cls, key: str, adapter_name: str) -> str:

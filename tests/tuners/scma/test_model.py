@@ -205,3 +205,25 @@ def test_merge_is_refused():
     model = get_peft_model(build_tiny_backbone("clip"), SCMAConfig(r=2, layers=1))
     with pytest.raises(ValueError, match="cannot be merged"):
         model.merge_and_unload()
+
+
+@pytest.mark.parametrize("family", [*FAMILIES, "pe_core"])
+def test_unload_gives_back_the_original_backbone(family):
+    from qclip_hf.backbones.tiny import tiny_pe_core_config
+    from qclip_hf.models.pe_core import PECoreModel
+
+    torch.manual_seed(0)
+    backbone = PECoreModel(tiny_pe_core_config()) if family == "pe_core" else build_tiny_backbone(family)
+    backbone.requires_grad_(False)
+    pixels, ids = _inputs()
+    reference = _features(backbone, pixels, ids)
+    modules = {name: module for name, module in backbone.named_modules()}
+    model = get_peft_model(backbone, SCMAConfig(r=4, layers=2))
+    assert not torch.allclose(_features(model, pixels, ids)[0], reference[0])
+
+    unloaded = model.unload()  # PEFT's API: the base model without any SCMA module (no merge)
+    assert unloaded is backbone
+    assert {name: module for name, module in unloaded.named_modules()} == modules  # the same objects, same places
+    assert not any("scma" in name for name, _ in unloaded.named_parameters())
+    features = _features(unloaded, pixels, ids)
+    assert torch.equal(features[0], reference[0]) and torch.equal(features[1], reference[1])
