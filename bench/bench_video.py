@@ -10,7 +10,9 @@ full-resolution frames <= 0.8x (1 s interval) and <= 1.05x (long interval); moti
 Issue 12 rows (`run()`, contract 7): each motion strategy, decoding once, against one full PyAV decode of the
 same file (same thread settings) on 30- and 250-frame keyframe intervals at 1080p and 360p; target <= 1.1x.
 Two informational floors per clip, measured in the same run: the luma motion profile alone (what every MSE
-strategy computes) and one copy of every frame (what an exact one-decode MSESortedUNI must keep).
+strategy computes) and one copy of every frame (what an exact one-decode MSESortedUNI must keep); and, also
+informational, MSESortedUNI as the first pass of a process (the frame arena not yet mapped, as in a CLI run that
+scores one video).
 
 Usage:
     python bench/bench_video.py [--quick] [--repeats 3] [--out outputs/bench_video] [--skip-memory]
@@ -197,10 +199,10 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     for label, clip in _motion_clips(out, quick).items():
         # Best of N estimates the uncontended cost; the 360p clips are cheap, so they get more repeats.
-        repeats = 3 if label.startswith("1080p") else 5
+        repeats = 4 if label.startswith("1080p") else 9
         MOTION_PROFILE_CACHE.clear()
-        release_frame_arena()  # the first motion pass of a process maps (page-faults) the frame arena
-        cold = _cpu_timed(sample_video, clip, 8, "MSESortedUNI", cache_motion=False)[1]
+        sample_video(clip, 8, "MSESortedUNI", cache_motion=False)  # maps the frame arena for the warm runs
+        cold_runs: list[tuple[float, float]] = []
         base_runs: list[tuple[float, float]] = []
         floor_runs: list[tuple[float, float]] = []
         motion_runs: list[tuple[float, float]] = []
@@ -213,6 +215,11 @@ def run(quick: bool = False) -> list[dict]:
             for name in MOTION_STRATEGIES:
                 MOTION_PROFILE_CACHE.clear()
                 runs[name].append(_cpu_timed(sample_video, clip, 8, name, cache_motion=False))
+            # The first motion pass of a process maps (page-faults) the frame arena: a CLI scoring one video.
+            # Last in the repeat, so the arena it maps is warm again for the next repeat's runs.
+            MOTION_PROFILE_CACHE.clear()
+            release_frame_arena()
+            cold_runs.append(_cpu_timed(sample_video, clip, 8, "MSESortedUNI", cache_motion=False))
         base_wall, base = min(w for w, _ in base_runs), min(c for _, c in base_runs)
         floor, motion = min(c for _, c in floor_runs), min(c for _, c in motion_runs)
         rows.append({
@@ -234,13 +241,18 @@ def run(quick: bool = False) -> list[dict]:
                 f"baseline: one full PyAV decode (thread_type AUTO, as the pass); best of {repeats}; wall "
                 f"{wall:.2f}s vs {base_wall:.2f}s ({wall / base_wall:.2f}x)"
             )
-            if name == "MSESortedUNI":
-                note += f"; first pass of a process (arena not yet mapped): {cold / base:.2f}x"
             rows.append({
                 "name": f"video: {name} 8 frames, {label}", "unit": "s CPU", "ours": round(ours, 3),
                 "baseline": round(base, 3), "ratio": round(ours / base, 3), "target": "<= 1.1",
                 "passed": ours / base <= 1.1, "note": note,
             })  # fmt: skip
+        cold = min(c for _, c in cold_runs)
+        rows.append({
+            "name": f"video: MSESortedUNI 8 frames, first pass of a process (frame arena not yet mapped), {label}",
+            "unit": "s CPU", "ours": round(cold, 3), "baseline": round(base, 3), "ratio": round(cold / base, 3),
+            "target": "informational", "passed": True,
+            "note": f"release_frame_arena() before each run, as in a process scoring one video; best of {repeats}",
+        })  # fmt: skip
     return rows
 
 
