@@ -374,4 +374,6 @@ class RetainedFrames:
         return rotate_for_display(array, frame.rotation)
 
 
-__all__ = ["FRAME_ARENA", "FrameArena", "RetainedFrames", "advise_huge_pages", "release_frame_arena", "rgb_reformatter"]
+__all__ = [
+    "FRAME_ARENA", "FrameArena", "RetainedFrames", "advise_huge_pages", "release_frame_arena", "rgb_reformatter",
+]
