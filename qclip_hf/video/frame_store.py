@@ -375,5 +375,10 @@ class RetainedFrames:
 
 
 __all__ = [
-    "FRAME_ARENA", "FrameArena", "RetainedFrames", "advise_huge_pages", "release_frame_arena", "rgb_reformatter",
+    "FRAME_ARENA",
+    "FrameArena",
+    "RetainedFrames",
+    "advise_huge_pages",
+    "release_frame_arena",
+    "rgb_reformatter",
 ]
