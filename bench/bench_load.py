@@ -130,7 +130,8 @@ def run(quick: bool = False, workdir: str | Path = DEFAULT_WORKDIR) -> list[dict
                                                                                                 "<= 1.2")
     return [
         _row("load: QClipModel.from_pretrained vs AutoModel.from_pretrained(backbone)", min(times["saved"]), base,
-             f"{geometry}, best of {repeats} process(es) x 2 rounds; prompt tokens saved with the model (no tokenizer)", target),
+             f"{geometry}, best of {repeats} process(es) x 2 rounds; prompt tokens saved with the model "
+             "(no tokenizer)", target),
         _row("load: new QClipModel on a converted backbone vs AutoModel.from_pretrained", min(times["new"]), base,
              f"{geometry}, best of {repeats} process(es) x 2 rounds; prompt token ids from the on-disk cache", target),
         _row("load: first new QClipModel on a backbone (empty prompt-token cache) vs AutoModel.from_pretrained",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ...errors import ModelLoadError
 from .loading_qclip import (
+    ADAPTER_WEIGHTS_NAME,
     HEAD_WEIGHTS_NAME,
     _offline,
     head_weights_file,
@@ -26,7 +27,7 @@ from .loading_qclip import (
 )
 
 # The file names `QClipModel.save_pretrained` writes (the adapter file is PEFT's).
-ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
+ADAPTER_WEIGHTS_FILE = ADAPTER_WEIGHTS_NAME
 HEAD_WEIGHTS_FILE = HEAD_WEIGHTS_NAME
 
 

@@ -31,6 +31,8 @@ RELATIVE_PREFIX = "./"
 PROMPT_TOKENS_NAME = "prompt_tokens.json"
 # The trainable parts Q-CLIP adds outside PEFT's adapter file (prompt context, head).
 HEAD_WEIGHTS_NAME = "model.safetensors"
+# PEFT's adapter weights file, as `PeftModel.save_pretrained` names it.
+ADAPTER_WEIGHTS_NAME = "adapter_model.safetensors"
 
 
 def looks_like_hub_id(name: str) -> bool:

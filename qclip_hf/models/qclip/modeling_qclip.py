@@ -24,6 +24,7 @@ from ..pe_core import register_pe_core_auto_classes
 from .configuration_qclip import QClipConfig
 from .heads_qclip import QClipExpectedLevelHead, QClipQualityHead
 from .loading_qclip import (
+    ADAPTER_WEIGHTS_NAME,
     HEAD_WEIGHTS_NAME,
     PROMPT_TOKENS_NAME,
     backbone_source,
@@ -44,7 +45,6 @@ register_scma_peft_method()
 register_pe_core_auto_classes()
 
 logger = logging.getLogger(__name__)
-
 
 
 def point_adapter_config_at(folder: str | os.PathLike, repo_id: str) -> None:
@@ -469,12 +469,14 @@ class QClipModel(QClipPreTrainedModel):
                 config.backbone = resolve_backbone_reference(config.backbone, folder)
             if kwargs:
                 raise ValueError(f"QClipModel.from_pretrained got unexpected arguments: {sorted(kwargs)}.")
+            # The saved files are checked before the backbone loads (seconds at PE-Core-L), not after.
+            adapter_file = folder / ADAPTER_WEIGHTS_NAME
+            if config.get_scma_config() is not None and not adapter_file.is_file():
+                raise ModelLoadError(f"model folder '{source}' has no {ADAPTER_WEIGHTS_NAME}",
+                                     "save the model again with QClipModel.save_pretrained")
+            head_file = head_weights_file(folder, source)
             if backbone is None:
                 backbone = cls._load_backbone(config, **({"dtype": dtype} if dtype is not None else {}))
-            adapter_file = folder / "adapter_model.safetensors"
-            if config.get_scma_config() is not None and not adapter_file.is_file():
-                raise ModelLoadError(f"model folder '{source}' has no adapter_model.safetensors",
-                                     "save the model again with QClipModel.save_pretrained")
             model = cls(config, backbone=backbone, tokenizer=tokenizer,
                         prompt_token_ids=None if tokenizer is not None else saved_prompt_tokens(folder, config),
                         _empty_adapter=True)
@@ -495,7 +497,7 @@ class QClipModel(QClipPreTrainedModel):
                         f"unexpected {list(result.unexpected_keys)[:5]}",
                         mismatch,
                     )
-            model._load_trainable_state_dict(load_safetensors(head_weights_file(folder, source)), source=source)
+            model._load_trainable_state_dict(load_safetensors(head_file), source=source)
         if dtype is not None:
             model.to(dtype)
         return model.eval()

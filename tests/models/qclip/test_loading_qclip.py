@@ -249,3 +249,17 @@ def test_adapter_of_another_size_names_the_mismatch(model_dir, tmp_path):
                                              r"mismatch for .*scma_slots") as error:
         QClipModel.from_pretrained(edited)
     assert "must come from the same save" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "adapter_model.safetensors"])
+def test_missing_weights_file_is_reported_before_the_backbone_loads(model_dir, tmp_path, monkeypatch, name):
+    incomplete = shutil.copytree(model_dir, tmp_path / "incomplete")
+    (incomplete / name).unlink()
+
+    def load_backbone(*args, **kwargs):
+        raise AssertionError("the backbone was loaded before the folder's files were checked")
+
+    monkeypatch.setattr(QClipModel, "_load_backbone", classmethod(load_backbone))
+    with pytest.raises(ModelLoadError, match=f"model folder '.*incomplete' has no {name}") as err:
+        QClipModel.from_pretrained(incomplete)
+    assert "save the model again" in str(err.value)
