@@ -47,6 +47,11 @@ class QClipConfig(PretrainedConfig):
         backbone_config (`dict` or `PretrainedConfig`, *optional*):
             Architecture of a backbone built with random weights (tiny test models, meta-device parameter counts).
         tokenizer (`str`, *optional*): Hub id or path of the tokenizer; defaults to `backbone`.
+        local_path_fallbacks (`dict`, *optional*): written by `QClipModel.save_pretrained`, not set by hand: the
+            absolute paths (`{"backbone": ..., "tokenizer": ...}`) of local folders that lie outside the saved model
+            folder. `backbone` / `tokenizer` then name them relative to the model folder (`../../tiny_backbone`), so
+            moving or copying the folder that holds both keeps the model loading; these paths are tried when the
+            relative one no longer resolves (the model folder moved alone).
         num_frames (`int`, defaults to 8): frames sampled per video.
         prompt_scheme (`str`, defaults to `"five_level"`): `"five_level"` (excellent ... bad) or `"antonym"`
             (good / bad, the paper's Table 4).
@@ -102,6 +107,7 @@ class QClipConfig(PretrainedConfig):
         quality_head: str = "linear",
         head_bias: bool = True,
         backbone_config_overrides: dict | None = None,
+        local_path_fallbacks: dict | None = None,
         **kwargs: Any,
     ):
         if backbone_config is not None and backbone is not None:
@@ -147,6 +153,11 @@ class QClipConfig(PretrainedConfig):
                 isinstance(k, str) for k in backbone_config_overrides)):
             raise ValueError(f"QClipConfig.backbone_config_overrides={backbone_config_overrides!r} must be a dict of "
                              "config attribute names (nested dicts for sub-configs) or None.")
+        if local_path_fallbacks is not None and (not isinstance(local_path_fallbacks, dict) or not all(
+                key in ("backbone", "tokenizer") and isinstance(value, str)
+                for key, value in local_path_fallbacks.items())):
+            raise ValueError(f"QClipConfig.local_path_fallbacks={local_path_fallbacks!r} must be None or a dict with "
+                             "keys among ['backbone', 'tokenizer'] and absolute paths as values.")
         if not isinstance(head_bias, bool):
             raise ValueError(f"QClipConfig.head_bias={head_bias!r} must be a bool.")
         if not isinstance(use_adapter, bool):
@@ -182,6 +193,7 @@ class QClipConfig(PretrainedConfig):
         self.quality_head = quality_head
         self.head_bias = head_bias
         self.backbone_config_overrides = copy.deepcopy(backbone_config_overrides)
+        self.local_path_fallbacks = dict(local_path_fallbacks) if local_path_fallbacks else None
         super().__init__(**kwargs)
 
     @classmethod
@@ -201,11 +213,15 @@ class QClipConfig(PretrainedConfig):
             ```
         """
         from ...errors import ModelLoadError
-        from .loading_qclip import read_qclip_config_dict, resolve_backbone_reference, resolve_model_dir
+        from .loading_qclip import (
+            TRANSFORMERS_BOOKKEEPING_KWARGS,
+            read_qclip_config_dict,
+            resolve_model_dir,
+        )
 
-        hub = {k: kwargs.pop(k) for k in ("revision", "cache_dir", "token", "local_files_only", "force_download")
-               if k in kwargs}
-        for ignored in ("_from_auto", "_from_pipeline", "trust_remote_code", "_commit_hash", "code_revision"):
+        hub = {k: kwargs.pop(k) for k in ("revision", "cache_dir", "token", "local_files_only", "force_download",
+                                          "subfolder", "proxies") if k in kwargs}
+        for ignored in TRANSFORMERS_BOOKKEEPING_KWARGS:
             kwargs.pop(ignored, None)
         return_unused = kwargs.pop("return_unused_kwargs", False)
         folder = resolve_model_dir(pretrained_model_name_or_path, allow_patterns=["config.json"], **hub)
@@ -215,10 +231,22 @@ class QClipConfig(PretrainedConfig):
         except (ValueError, TypeError) as err:
             raise ModelLoadError(f"{folder / 'config.json'} is not a valid Q-CLIP configuration: {err}",
                                  "fix the named field, or save the model again") from err
-        config.backbone = resolve_backbone_reference(config.backbone, folder)
-        if config.tokenizer is not None and config.tokenizer.startswith(("./", "../")):
-            config.tokenizer = resolve_backbone_reference(config.tokenizer, folder)
+        config.resolve_local_paths(folder)
         return (config, unused) if return_unused else config
+
+    def resolve_local_paths(self, folder: str | os.PathLike) -> None:
+        """Make `backbone` and `tokenizer` usable from any working directory: a path saved relative to the model
+        `folder` is resolved against it, falling back to the absolute path saved in `local_path_fallbacks`.
+
+        Raises:
+            ModelLoadError: a local folder found nowhere (the message names every place looked at and the fix).
+        """
+        from .loading_qclip import resolve_backbone_reference
+
+        fallbacks = self.local_path_fallbacks or {}
+        self.backbone = resolve_backbone_reference(self.backbone, folder, fallbacks.get("backbone"))
+        if self.tokenizer is not None and (self.tokenizer.startswith(("./", "../")) or "tokenizer" in fallbacks):
+            self.tokenizer = resolve_backbone_reference(self.tokenizer, folder, fallbacks.get("tokenizer"))
 
     def apply_backbone_overrides(self, backbone_config: PretrainedConfig) -> PretrainedConfig:
         """Set `backbone_config_overrides` on `backbone_config` (in place) and return it.

@@ -3,8 +3,9 @@
 - `resolve_model_dir`: a local folder, or a Hub repo downloaded into the cache (one `snapshot_download`), with every
   failure turned into one [`ModelLoadError`] naming the input and the fix (missing path, offline and not cached,
   gated, missing repo or revision, no connection).
-- Portable backbone paths: `portable_backbone_reference` (at save: relative `./...` when the backbone folder is inside
-  the saved folder, else absolute) and `resolve_backbone_reference` (at load: relative to the model folder).
+- Portable backbone paths: `portable_backbone_reference` (at save: relative to the saved folder, `./...` inside it,
+  `../...` beside it) with `backbone_fallback_path` (the absolute path kept beside a `../...` one), and
+  `resolve_backbone_reference` (at load: relative to the model folder, then the absolute fallback).
 - `load_backbone`: the frozen dual encoder, built the way transformers builds pretrained models (meta device, weights
   assigned, nothing randomly initialised first), with `QClipConfig.backbone_config_overrides` applied.
 - `load_safetensors` and `quiet_progress_bars`: corrupt weights named; no "Loading weights" bars for a tiny model.
@@ -97,6 +98,65 @@ def hub_error(err: BaseException, repo_id: str, what: str = "model", revision: s
     return None
 
 
+# Keywords transformers passes to a model class's `from_pretrained` on its own (the Auto classes, `pipeline()`,
+# remote-code loading): bookkeeping that says nothing about how Q-CLIP must load.
+TRANSFORMERS_BOOKKEEPING_KWARGS = frozenset({
+    "_from_auto", "_from_pipeline", "_commit_hash", "trust_remote_code", "code_revision", "adapter_kwargs",
+    "pretrained_model_name_or_path",
+})
+# Options of `PreTrainedModel.from_pretrained` (transformers 5.x) that Q-CLIP's loader does not implement, with the
+# value that asks for nothing (what the Auto classes pass when the caller did not set them). Any other value is
+# refused by name: silently ignoring e.g. `device_map="auto"` would hand back a model the caller did not ask for.
+UNSUPPORTED_LOADING_OPTIONS: dict[str, tuple[Any, ...]] = {
+    "adapter_name": (None,), "allow_all_kernels": (None, False), "attn_implementation": (None,),
+    "device_map": (None,), "device_mesh": (None,), "disable_mmap": (None, False), "distributed_config": (None,),
+    "experts_implementation": (None,), "fusion_config": (None,), "generation_config": (None,), "gguf_file": (None,),
+    "ignore_mismatched_sizes": (False,), "kernel_config": (None,), "kernels_mode": (None,), "key_mapping": (None,),
+    "low_cpu_mem_usage": (None, True), "max_memory": (None,), "offload_buffers": (False,), "offload_folder": (None,),
+    "output_loading_info": (False,), "quantization_config": (None,), "state_dict": (None,), "tp_plan": (None,),
+    "tp_size": (None,), "tqdm_class": (None,), "use_kernels": (False,), "use_safetensors": (None, True),
+    "variant": (None,), "weights_only": (True,),
+}
+
+
+def check_loading_kwargs(kwargs: dict[str, Any], known: set[str] | frozenset[str] = frozenset()) -> None:
+    """Refuse, by name, what `QClipModel.from_pretrained` got and cannot honour; `kwargs` is emptied on success.
+
+    Accepted: transformers' bookkeeping keywords and unsupported loader options at their do-nothing value (what the
+    Auto classes pass). Refused with a `ValueError`: an unsupported option set to something else (what to do instead
+    is said), and any other keyword, with the closest known name when there is one (a typo). `known` adds the
+    names the caller accepts itself, so they are suggested too.
+
+    Example:
+        ```python
+        >>> check_loading_kwargs({"_from_auto": True, "device_map": None})
+        >>> check_loading_kwargs({"revison": "main"}, known={"revision"})
+        Traceback (most recent call last):
+        ...
+        ValueError: QClipModel.from_pretrained got an unexpected keyword argument 'revison' (did you mean 'revision'?).
+        ```
+    """
+    import difflib
+
+    for name in sorted(kwargs):
+        value = kwargs[name]
+        if name in TRANSFORMERS_BOOKKEEPING_KWARGS:
+            continue
+        if name in UNSUPPORTED_LOADING_OPTIONS:
+            if any(value is default or value == default for default in UNSUPPORTED_LOADING_OPTIONS[name]):
+                continue
+            raise ValueError(
+                f"QClipModel.from_pretrained does not support {name}={value!r}: a Q-CLIP model loads its frozen "
+                "backbone and small trainable parts itself. Drop the argument (move the loaded model with "
+                "`.to(device)`, cast it with `dtype=`)."
+            )
+        candidates = sorted(set(known) | set(UNSUPPORTED_LOADING_OPTIONS))
+        close = difflib.get_close_matches(name, candidates, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"QClipModel.from_pretrained got an unexpected keyword argument '{name}'{hint}.")
+    kwargs.clear()
+
+
 def resolve_model_dir(
     name_or_path: str | os.PathLike,
     *,
@@ -107,13 +167,44 @@ def resolve_model_dir(
     local_files_only: bool = False,
     force_download: bool = False,
     allow_patterns: list[str] | None = None,
+    subfolder: str = "",
+    proxies: dict[str, str] | None = None,
 ) -> Path:
     """A local folder holding `name_or_path`'s files: the folder itself, or the Hub repo's cached snapshot.
 
+    `subfolder` (as transformers has it) names a folder inside the repo or local folder that holds the model;
+    `proxies` goes to `huggingface_hub`, which says how to set proxies there (since huggingface_hub 1.0, globally).
+
     Raises:
         ModelLoadError: for a missing local path (absolute or relative), an id that is offline and not cached, a gated,
-            missing or private repo, a missing revision, or no connection.
+            missing or private repo, a missing revision, a missing subfolder, or no connection.
     """
+    folder = _resolve_repo_dir(name_or_path, what=what, revision=revision, cache_dir=cache_dir, token=token,
+                               local_files_only=local_files_only, force_download=force_download,
+                               allow_patterns=[f"{subfolder}/{p}" for p in allow_patterns]
+                               if subfolder and allow_patterns else allow_patterns,
+                               proxies=proxies)
+    if not subfolder:
+        return folder
+    inner = folder / subfolder
+    if not inner.is_dir():
+        raise ModelLoadError(f"{what} '{os.fspath(name_or_path)}' has no subfolder '{subfolder}'",
+                             "check the subfolder= argument against the repository's files")
+    return inner
+
+
+def _resolve_repo_dir(
+    name_or_path: str | os.PathLike,
+    *,
+    what: str,
+    revision: str | None,
+    cache_dir: str | os.PathLike | None,
+    token: str | bool | None,
+    local_files_only: bool,
+    force_download: bool,
+    allow_patterns: list[str] | None,
+    proxies: dict[str, str] | None,
+) -> Path:
     name = os.fspath(name_or_path)
     path = Path(name).expanduser()
     if path.is_dir():
@@ -129,9 +220,10 @@ def resolve_model_dir(
     from huggingface_hub import snapshot_download
 
     try:
+        # `proxies` only when set: huggingface_hub >= 1.0 warns that it ignores it (and says what to do instead).
         folder = snapshot_download(name, revision=revision, cache_dir=cache_dir, token=token,
                                    local_files_only=local_files_only, force_download=force_download,
-                                   allow_patterns=allow_patterns)
+                                   allow_patterns=allow_patterns, **({"proxies": proxies} if proxies else {}))
     except Exception as err:
         mapped = hub_error(err, name, what, revision)
         if mapped is None and local_files_only and not isinstance(err, ModelLoadError):
@@ -179,13 +271,18 @@ def head_weights_file(folder: Path, source: str) -> Path:
 
 # --------------------------------------------------------------------------------------------- backbone paths
 def portable_backbone_reference(backbone: str | None, save_directory: str | os.PathLike) -> str | None:
-    """How `config.json` names a local backbone folder: `./rel/path` when it lies inside `save_directory` (the folder
-    can then be moved or pushed with it), its absolute path otherwise. Hub ids are kept as they are.
+    """How `config.json` names a local backbone folder: its path relative to `save_directory`, `./rel/path` when it
+    lies inside it, `../rel/path` when it lies beside it (the demo's `outputs/demo/tiny_backbone` seen from
+    `outputs/demo/run/best` is `../../tiny_backbone`), so that moving or copying the folder that holds both keeps the
+    model loading. Hub ids are kept as they are. [`backbone_fallback_path`] gives the absolute path stored beside a
+    `../` reference.
 
     Example:
         ```python
         >>> portable_backbone_reference("/models/qclip/backbone", "/models/qclip")
         './backbone'
+        >>> portable_backbone_reference("/models/tiny_backbone", "/models/run/best")  # doctest: +SKIP
+        '../../tiny_backbone'
         ```
     """
     if backbone is None or not os.path.isdir(backbone):
@@ -193,38 +290,69 @@ def portable_backbone_reference(backbone: str | None, save_directory: str | os.P
     target = Path(backbone).resolve()
     root = Path(save_directory).resolve()
     try:
-        relative = target.relative_to(root)
+        return RELATIVE_PREFIX + target.relative_to(root).as_posix()
     except ValueError:
+        pass
+    try:
+        return Path(os.path.relpath(target, root)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
         return str(target)
-    return RELATIVE_PREFIX + relative.as_posix()
 
 
-def resolve_backbone_reference(backbone: str | None, model_dir: str | os.PathLike | None) -> str | None:
+def backbone_fallback_path(backbone: str | None, save_directory: str | os.PathLike) -> str | None:
+    """The absolute path saved beside a backbone folder that lies outside `save_directory` (used when the relative
+    path no longer resolves: the model folder moved without its backbone); `None` for Hub ids and folders inside.
+
+    Example:
+        ```python
+        >>> backbone_fallback_path("/models/qclip/backbone", "/models/qclip") is None
+        True
+        ```
+    """
+    if backbone is None or not os.path.isdir(backbone):
+        return None
+    if portable_backbone_reference(backbone, save_directory).startswith(RELATIVE_PREFIX):
+        return None
+    return str(Path(backbone).resolve())
+
+
+def resolve_backbone_reference(backbone: str | None, model_dir: str | os.PathLike | None,
+                               fallback: str | None = None) -> str | None:
     """The backbone location a saved config names, made usable from any working directory.
 
-    `./...` (written by `save_pretrained`) is resolved against `model_dir`; an older relative path that exists
-    relative to `model_dir` is resolved the same way, else relative to the working directory (how older versions
-    read it). A local path that exists nowhere raises.
+    `./...` and `../...` (written by `save_pretrained`) are resolved against `model_dir`; a `../...` folder that is
+    not there any more is looked for at `fallback` (the absolute path saved with it). An older relative path that
+    exists relative to `model_dir` is resolved the same way, else relative to the working directory (how older
+    versions read it). A local path that exists nowhere raises one [`ModelLoadError`] naming every place looked at.
     """
     if backbone is None:
         return None
     base = Path(model_dir) if model_dir is not None else None
     explicit = backbone.startswith((RELATIVE_PREFIX, "../"))
+    where = f" named in {base / 'config.json'}" if base is not None else ""
     if base is not None and not Path(backbone).is_absolute():
         candidate = (base / backbone).resolve()
-        if candidate.is_dir() or explicit:
-            if not candidate.is_dir():
-                raise ModelLoadError(
-                    f"backbone folder '{backbone}' named in {base / 'config.json'} does not exist (expected at "
-                    f"'{candidate}')",
-                    "move the backbone folder back beside config.json, or set \"backbone\" in config.json to its new "
-                    "path or to a Hub id",
-                )
+        if candidate.is_dir():
             return str(candidate)
+        if fallback is not None and os.path.isdir(fallback):
+            return str(Path(fallback).resolve())
+        if explicit:
+            if fallback is not None:
+                raise ModelLoadError(
+                    f"backbone folder '{backbone}'{where} was found neither relative to the model folder (at "
+                    f"'{candidate}') nor at the absolute path it was saved from ('{fallback}')",
+                    "move or copy the backbone folder to one of these places (keep it where it was relative to the "
+                    "model folder when you move both), or set \"backbone\" in config.json to its new path or to a "
+                    "Hub id",
+                )
+            raise ModelLoadError(
+                f"backbone folder '{backbone}'{where} does not exist (expected at '{candidate}')",
+                "move the backbone folder back beside config.json, or set \"backbone\" in config.json to its new "
+                "path or to a Hub id",
+            )
     if os.path.isdir(backbone):
         return str(Path(backbone).resolve())
     if Path(backbone).is_absolute() or not looks_like_hub_id(backbone):
-        where = f" named in {base / 'config.json'}" if base is not None else ""
         raise ModelLoadError(
             f"backbone folder '{backbone}'{where} does not exist",
             "move the backbone back to that path, or set \"backbone\" in config.json to its new path or to a Hub id",

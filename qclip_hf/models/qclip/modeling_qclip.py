@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,13 +29,14 @@ from .loading_qclip import (
     ADAPTER_WEIGHTS_NAME,
     HEAD_WEIGHTS_NAME,
     PROMPT_TOKENS_NAME,
+    backbone_fallback_path,
     backbone_source,
+    check_loading_kwargs,
     head_weights_file,
     load_backbone,
     load_safetensors,
     portable_backbone_reference,
     quiet_progress_bars,
-    resolve_backbone_reference,
     resolve_model_dir,
     saved_prompt_tokens,
 )
@@ -373,9 +376,13 @@ class QClipModel(QClipPreTrainedModel):
 
             export_remote_code(self, save_directory)
         config = copy.deepcopy(self.config)
+        fallbacks = {"backbone": backbone_fallback_path(config.backbone, save_directory)}
         config.backbone = portable_backbone_reference(config.backbone, save_directory)
         if config.tokenizer is not None and os.path.isdir(config.tokenizer):
+            fallbacks["tokenizer"] = backbone_fallback_path(config.tokenizer, save_directory)
             config.tokenizer = portable_backbone_reference(config.tokenizer, save_directory)
+        # Absolute paths of local folders outside the model folder: tried when the relative path no longer resolves.
+        config.local_path_fallbacks = {name: path for name, path in fallbacks.items() if path} or None
         with quiet_progress_bars():
             config.save_pretrained(save_directory)
             if isinstance(self.backbone, PeftModel):
@@ -456,19 +463,22 @@ class QClipModel(QClipPreTrainedModel):
         if dtype == "auto":  # pipeline() passes "auto": keep the backbone's own dtype
             dtype = None
         hub = {"revision": revision, "cache_dir": cache_dir, "token": token, "local_files_only": local_files_only,
-               "force_download": force_download}
-        for ignored in ("_from_auto", "trust_remote_code", "adapter_kwargs", "_commit_hash", "code_revision",
-                        "pretrained_model_name_or_path", "_from_pipeline"):
-            kwargs.pop(ignored, None)
+               "force_download": force_download, "subfolder": kwargs.pop("subfolder", None) or "",
+               "proxies": kwargs.pop("proxies", None)}
+        if kwargs.get("torch_dtype") is not None and dtype is None:  # transformers' older name, still accepted there
+            dtype = kwargs.pop("torch_dtype")
+        kwargs.pop("torch_dtype", None)
         source = str(pretrained_model_name_or_path)
         with quiet_progress_bars():
             folder = resolve_model_dir(source, **hub)
             if config is None:
                 config, kwargs = QClipConfig.from_pretrained(folder, return_unused_kwargs=True, **kwargs)
             else:  # e.g. from AutoModel, whose AutoConfig did not resolve a backbone path relative to the folder
-                config.backbone = resolve_backbone_reference(config.backbone, folder)
-            if kwargs:
-                raise ValueError(f"QClipModel.from_pretrained got unexpected arguments: {sorted(kwargs)}.")
+                config.resolve_local_paths(folder)
+            # What is left is neither a config attribute nor a keyword this loader reads: transformers' own keywords
+            # at their defaults pass, anything else is refused by name before the backbone loads.
+            check_loading_kwargs(kwargs, known=set(inspect.signature(cls.from_pretrained).parameters)
+                                 | set(hub) | set(config.to_dict()))
             # The saved files are checked before the backbone loads (seconds at PE-Core-L), not after.
             adapter_file = folder / ADAPTER_WEIGHTS_NAME
             if config.get_scma_config() is not None and not adapter_file.is_file():
@@ -498,6 +508,14 @@ class QClipModel(QClipPreTrainedModel):
                         mismatch,
                     )
             model._load_trainable_state_dict(load_safetensors(head_file), source=source)
+        # Where the model came from, as transformers records it: the pipeline, the CLI, the report and the app load
+        # the video processor saved there (for a Hub repo, at the commit these weights came from).
+        local = Path(source).expanduser().is_dir()
+        model.config.name_or_path = model.name_or_path = str(folder) if local else source
+        commit = None if local else next((p.name for p in (folder, *folder.parents) if p.parent.name == "snapshots"),
+                                         None)
+        if commit:
+            model.config._commit_hash = commit
         if dtype is not None:
             model.to(dtype)
         return model.eval()
