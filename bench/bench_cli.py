@@ -44,7 +44,7 @@ def _make_inputs(workdir: Path, num_clips: int) -> tuple[Path, Path]:
         code = (
             "import torch, sys\n"
             "from qclip_hf import QClipConfig, QClipModel\n"
-            "from qclip_hf.backbones.tiny import save_tiny_backbone\n"
+            "from qclip_hf.testing.tiny_backbones import save_tiny_backbone\n"
             "torch.manual_seed(0)\n"
             "backbone = save_tiny_backbone(sys.argv[1] + '/backbone', 'clip')\n"
             "QClipModel(QClipConfig(backbone=str(backbone), scma_config={'r': 4, 'layers': 2}, num_frames=8))"

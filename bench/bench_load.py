@@ -80,14 +80,14 @@ def _prepare(workdir: Path, quick: bool) -> tuple[Path, Path]:
     import torch
 
     from qclip_hf import QClipConfig, QClipModel
-    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+    from qclip_hf.testing.tiny_backbones import save_tiny_pe_core_backbone
     from qclip_hf.models.pe_core import PECoreConfig, PECoreModel, build_pe_core_tokenizer
     from qclip_hf.models.pe_core.convert_pe_core_checkpoint import convert_pe_core_state_dict
 
     if quick:
         save_tiny_pe_core_backbone(backbone, **SMALL)
     else:
-        from qclip_hf.backbones.tiny import tiny_pe_core_meta_state_dict
+        from qclip_hf.testing.tiny_backbones import tiny_pe_core_meta_state_dict
 
         config = PECoreConfig.from_preset("PE-Core-L14-336")
         weights = convert_pe_core_state_dict(tiny_pe_core_meta_state_dict(config), config, source="meta")

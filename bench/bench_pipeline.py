@@ -25,7 +25,7 @@ import torch
 
 import qclip_hf  # noqa: F401
 from qclip_hf import QClipConfig, QClipModel
-from qclip_hf.backbones.tiny import save_tiny_backbone
+from qclip_hf.testing.tiny_backbones import save_tiny_backbone
 from qclip_hf.pipelines import VideoQualityPipeline
 from qclip_hf.video.reader import sample_video
 

@@ -69,7 +69,7 @@ def cli_first_video(workdir: Path, repeats: int) -> dict:
     import torch
 
     from qclip_hf import QClipConfig, QClipModel
-    from qclip_hf.backbones.tiny import save_tiny_backbone
+    from qclip_hf.testing.tiny_backbones import save_tiny_backbone
 
     model_dir = workdir / "model"
     if not model_dir.exists():

@@ -33,7 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qclip_hf.video.decoding import decode_frames, index_video, plan_read_mode  # noqa: E402
+from qclip_hf.video.decoding import decode_frames, plan_read_mode  # noqa: E402
+from qclip_hf.video.stream import index_video  # noqa: E402
 from qclip_hf.video.motion import compute_motion_profile  # noqa: E402
 from qclip_hf.video.reader import sample_video  # noqa: E402
 from qclip_hf.video.sampling import UNISampl  # noqa: E402

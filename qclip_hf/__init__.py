@@ -14,9 +14,8 @@ Example:
 """
 
 from ._lazy import lazy_attributes
+from ._version import __version__ as __version__
 from .registration import install_deferred_registration
-
-__version__ = "0.1.0"
 
 _IMPORT_STRUCTURE = {
     "models.pe_core": ["PECoreConfig", "PECoreModel"],

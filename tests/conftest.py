@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qclip_hf import QClipConfig, QClipModel
-from qclip_hf.backbones.tiny import save_tiny_backbone
+from qclip_hf.testing.tiny_backbones import save_tiny_backbone
 
 
 @pytest.fixture(scope="session")

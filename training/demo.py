@@ -36,11 +36,12 @@ import train  # noqa: E402  (training/train.py, the Accelerate script)
 from transformers import pipeline  # noqa: E402
 
 from qclip_hf import QClipConfig, QClipModel  # noqa: E402
-from qclip_hf.backbones.tiny import save_tiny_backbone  # noqa: E402
+from qclip_hf.data.specs import load_dataset_from_spec, video_input  # noqa: E402
 from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor  # noqa: E402
 from qclip_hf.reporting.tables import format_table  # noqa: E402
 from qclip_hf.synthetic import generate_quality_dataset  # noqa: E402
-from qclip_hf.training.data import VideoQualityDataset, load_dataset_from_spec, video_input  # noqa: E402
+from qclip_hf.testing.tiny_backbones import save_tiny_backbone  # noqa: E402
+from qclip_hf.training.data import VideoQualityDataset  # noqa: E402
 from qclip_hf.training.evaluation import evaluate  # noqa: E402
 
 SCMA = {"r": 8, "layers": 2}

@@ -30,6 +30,9 @@ from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from qclip_hf import QClipConfig, QClipModel
+from qclip_hf.data.checks import ON_MISSING_CHOICES, check_data_files
+from qclip_hf.data.raw_format import parse_raw_format
+from qclip_hf.data.specs import video_input
 from qclip_hf.errors import QClipError
 from qclip_hf.losses import build_loss
 from qclip_hf.models.qclip.video_processing_qclip import QClipVideoProcessor
@@ -38,13 +41,7 @@ from qclip_hf.reporting.tables import format_epoch_table
 from qclip_hf.reporting.training_plots import write_training_plots
 from qclip_hf.training.batching import GlobalBatchSampler, MaskedItems
 from qclip_hf.training.checkpointing import register_trainable_only_checkpointing, save_checkpoint
-from qclip_hf.training.data import (
-    ON_MISSING_CHOICES,
-    VideoQualityDataset,
-    check_data_files,
-    parse_raw_format,
-    video_input,
-)
+from qclip_hf.training.data import VideoQualityDataset
 from qclip_hf.training.distributed import check_launch, gather_for_loss
 from qclip_hf.training.evaluation import evaluate
 from qclip_hf.training.hub import check_hub_backbone, push_trained_model, trained_model_card

@@ -64,7 +64,9 @@ class VideoScorer:
                  thumbnail_height: int = 128) -> None:
         from transformers import pipeline
 
-        import qclip_hf  # noqa: F401 — registers the "video-quality" task
+        from ..registration import register_qclip_hf
+
+        register_qclip_hf()  # the "video-quality" task, before transformers' pipeline() looks it up
 
         if num_segments < 1:
             raise ValueError(f"num_segments must be >= 1, got {num_segments}")

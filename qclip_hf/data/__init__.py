@@ -7,6 +7,7 @@ from .._lazy import lazy_attributes
 
 _IMPORT_STRUCTURE = {
     "labels": ["LabelRow", "read_label_file"],
+    "specs": ["SPEC_KINDS", "load_dataset_from_spec", "video_input"],
     "splits": ["dover_split_indices", "dover_splits"],
     "videofolder": ["load_videofolder"],
     "vqa": [

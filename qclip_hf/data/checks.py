@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import QClipError
 from ..video.sources import RawVideoFormat
 from .raw_format import spec_raw_format
+from .specs import load_dataset_from_spec
 
 ON_MISSING_CHOICES = ("error", "skip")
 
@@ -120,8 +121,6 @@ def check_data_files(
         >>> check.datasets["train"], check.to_json()["skipped"]  # doctest: +SKIP
         ```
     """
-    from ..training.data import load_dataset_from_spec
-
     if on_missing not in ON_MISSING_CHOICES:
         raise ValueError(f"on_missing must be one of {list(ON_MISSING_CHOICES)}, got {on_missing!r}.")
     result = DataCheck(on_missing=on_missing)

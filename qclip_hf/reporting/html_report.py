@@ -225,7 +225,7 @@ def build_report(rows: list[dict[str, Any]], *, results_path: str = "", model: s
     """The report's HTML for already-loaded result rows (see [`write_report`] for the arguments)."""
     from jinja2 import Environment
 
-    from .. import __version__
+    from .._version import __version__
     from .scoring_plots import figure_to_data_uri, plot_level_counts, plot_score_histogram
 
     levels = level_names(rows)

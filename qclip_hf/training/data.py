@@ -1,57 +1,19 @@
-"""Datasets for training and evaluation: dataset specs on the command line and a torch view with processed clips."""
+"""The torch view of a loaded 🤗 dataset for training and evaluation: processed clips and labels.
+
+Specs, loading and file checks live on the data side (`qclip_hf.data.specs`, `qclip_hf.data.checks`).
+"""
 
 from __future__ import annotations
-
-import os
-from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..data.checks import ON_MISSING_CHOICES, DataCheck, check_data_files, file_problem
-from ..data.raw_format import parse_raw_format, spec_raw_format
-from ..data.videofolder import load_videofolder
-from ..data.vqa import VQA_DATASETS, load_vqa_dataset
+from ..data.specs import video_input
 from ..models.qclip.video_processing_qclip import QClipVideoProcessor
 from ..video.sources import RawVideoFormat
 
-SPEC_KINDS = ("videofolder", *VQA_DATASETS)
-
-__all__ = ["ON_MISSING_CHOICES", "SPEC_KINDS", "DataCheck", "VideoQualityDataset", "check_data_files", "file_problem",
-           "load_dataset_from_spec", "parse_raw_format", "spec_raw_format", "video_input"]
-
-
-def load_dataset_from_spec(spec: str, labels_dir: str | None = None, on_missing: str = "warn"):
-    """A `datasets.Dataset` from a command-line spec `KIND:PATH`.
-
-    `KIND` is `videofolder` (a folder of videos with `metadata.csv`: `file_name`, `mos`) or one of the standard
-    datasets (`KoNViD-1k`, `LSVQ-train`, `LSVQ-test`, `LSVQ-1080p`, `LIVE-VQC`, `YouTube-UGC`, `CVD2014`,
-    `LIVE-Qualcomm`), with `PATH` the dataset root its label list is relative to.
-
-    Example:
-        ```python
-        >>> ds = load_dataset_from_spec("videofolder:outputs/synthetic_vqa/train")  # doctest: +SKIP
-        >>> ds = load_dataset_from_spec("KoNViD-1k:/data/KoNViD", labels_dir="../shared/data_labels")  # doctest: +SKIP
-        ```
-    """
-    kind, sep, path = spec.partition(":")
-    if not sep or not path:
-        raise ValueError(f"dataset spec {spec!r} must look like KIND:PATH; KIND one of {list(SPEC_KINDS)}.")
-    if kind not in SPEC_KINDS:
-        raise ValueError(f"dataset spec {spec!r}: unknown kind {kind!r}; allowed: {list(SPEC_KINDS)}.")
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"dataset spec {spec!r}: {path!r} is not a directory.")
-    if kind == "videofolder":
-        return load_videofolder(path, on_missing=on_missing)
-    return load_vqa_dataset(kind, path, labels_dir=labels_dir, on_missing=on_missing)
-
-
-def video_input(value: Any) -> Any:
-    """The processor input of one dataset cell: a path string, or the `{"path", "bytes"}` dict of a `Video` column."""
-    if isinstance(value, dict):
-        return value.get("path") or value.get("bytes")
-    return value
+__all__ = ["VideoQualityDataset"]
 
 
 class VideoQualityDataset(Dataset):

@@ -1,6 +1,6 @@
-"""Decoding selected frames of a video to 8-bit RGB, with PyAV (always) or torchcodec (when installed).
+"""Step 2 from file to frames: decode selected frames to 8-bit RGB, with PyAV (always) or torchcodec (when installed).
 
-Frame `i` is the `i`-th frame in presentation order. Before decoding, one demux pass (no decoding, a few ms
+Frame `i` is the `i`-th frame in presentation order. Before decoding, one demux pass (:mod:`.stream`) (no decoding, a few ms
 for a 10 s clip) builds a :class:`VideoIndex`: the frame count, each frame's timestamp and the keyframe
 positions. From it, :func:`decode_frames` chooses between seeking to each requested frame and one
 sequential pass, whichever decodes fewer frames: with a 1 s keyframe interval, seeking decodes about a
@@ -14,16 +14,14 @@ converted to 8-bit RGB by FFmpeg's scaler. Every failure is a :class:`VideoDecod
 from __future__ import annotations
 
 import bisect
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import av
 import numpy as np
 
 from .errors import VideoDecodeError
-from .frame_pass import (
+from .frame_reads import (
     INEXACT_SEEK_CONTAINERS,
     DecodeReport,
     FrameTransform,
@@ -32,12 +30,17 @@ from .frame_pass import (
     sequential_read,
 )
 from .sources import OpenableVideo, RawVideoFormat, VideoSource, _ffmpeg_reason
-
-DEFAULT_TIMEOUT = 120.0
-"""Seconds a single index / decode / motion pass may take before it is abandoned with an error."""
-
-DEFAULT_MAX_PIXELS = 8192 * 8192
-"""Largest frame (width x height) accepted; a header claiming more is treated as corrupt."""
+from .stream import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_TIMEOUT,
+    Deadline,
+    VideoIndex,
+    as_openable,
+    check_frame,
+    frame_to_rgb,
+    index_video,
+    open_video_stream,
+)
 
 DEFAULT_MIN_DECODED_FRACTION = 0.5
 """Below this fraction of requested frames really decoded (the rest substituted), a video is rejected."""
@@ -50,139 +53,6 @@ Backend = Literal["auto", "pyav", "torchcodec"]
 BACKENDS = ("auto", "pyav", "torchcodec")
 ReadMode = Literal["auto", "seek", "sequential"]
 READ_MODES = ("auto", "seek", "sequential")
-
-
-@dataclass(frozen=True)
-class VideoIndex:
-    """What one demux pass tells about a video's video stream.
-
-    Args:
-        num_frames (`int`): number of frames (video packets; every packet of the supported codecs is one frame).
-        width (`int`), height (`int`): coded frame size, before rotation.
-        fps (`float` or `None`): average frame rate, if the container states one.
-        pts (`tuple[int, ...]` or `None`): presentation timestamps in presentation order (stream time base), or
-            `None` when the container has none (then only sequential reads are possible).
-        keyframes (`tuple[int, ...]`): presentation-order indices of the keyframes (seek targets).
-        codec (`str`): decoder name.
-        format_name (`str`): the container's (first) FFmpeg format name, e.g. `"avi"`, `"mov"`.
-    """
-
-    num_frames: int
-    width: int
-    height: int
-    fps: float | None
-    pts: tuple[int, ...] | None
-    keyframes: tuple[int, ...]
-    codec: str
-    format_name: str = ""
-
-    @property
-    def keyframe_interval(self) -> float:
-        """Mean distance between keyframes in frames (the GOP length)."""
-        return self.num_frames / max(1, len(self.keyframes))
-
-
-def as_openable(source: VideoSource | OpenableVideo, raw_format: RawVideoFormat | dict | None = None) -> OpenableVideo:
-    """Normalise any accepted input (including a 🤗 datasets torchcodec decoder) to an :class:`OpenableVideo`."""
-    if isinstance(source, OpenableVideo):
-        return source
-    encoded = getattr(source, "_hf_encoded", None)  # datasets.Video(decode=True) yields decoders carrying this
-    if encoded is not None:
-        source = encoded
-    return OpenableVideo(source, raw_format=raw_format)
-
-
-def open_video_stream(
-    video: OpenableVideo, timeout: float = DEFAULT_TIMEOUT, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
-    """Open `video` and return its first video stream, rejecting audio-only files and absurd frame sizes."""
-    container = video.open(timeout=timeout)
-    try:
-        if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams})
-            reason = "audio-only file: no video stream" if "audio" in kinds else f"no video stream (streams: {kinds})"
-            raise VideoDecodeError(video.name, reason)
-        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
-            # A single still image (PNG, JPEG, ...) opens as a one-frame "video"; it is not one.
-            raise VideoDecodeError(video.name, f"not a video: a still image ({container.format.name})")
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        if width <= 0 or height <= 0:
-            raise VideoDecodeError(video.name, f"invalid frame size {width}x{height} in the header")
-        if width * height > max_pixels:
-            raise VideoDecodeError(
-                video.name, f"absurd frame size {width}x{height} in the header (limit {max_pixels} pixels)"
-            )
-    except BaseException:
-        container.close()
-        raise
-    return container, stream
-
-
-class _Deadline:
-    """Bounded time for a pass: checked between packets, so a slow or looping stream cannot hang a worker."""
-
-    def __init__(self, name: str, timeout: float) -> None:
-        self.name, self.timeout, self.end = name, timeout, time.monotonic() + timeout
-
-    def check(self) -> None:
-        if time.monotonic() > self.end:
-            raise VideoDecodeError(self.name, f"decoding took longer than the {self.timeout:g} s time limit")
-
-
-def index_video(
-    source: VideoSource | OpenableVideo,
-    *,
-    raw_format: RawVideoFormat | dict | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> VideoIndex:
-    """Build the :class:`VideoIndex` of a video with one demux pass (packets are read, not decoded).
-
-    Example:
-
-    ```python
-    >>> from qclip_hf.video.decoding import index_video
-    >>> index = index_video("clip.mp4")
-    >>> index.num_frames, index.keyframe_interval
-    (300, 30.0)
-    ```
-    """
-    video = as_openable(source, raw_format)
-    deadline = _Deadline(video.name, timeout)
-    container, stream = open_video_stream(video, timeout, max_pixels)
-    with container:
-        fps = float(stream.average_rate) if stream.average_rate else None
-        width, height, codec = stream.codec_context.width, stream.codec_context.height, stream.codec_context.name
-        format_name = container.format.name.split(",")[0]
-        if video.raw_format is not None:
-            n = video.raw_num_frames  # whole frames only; headerless data has no packets to trust beyond that
-            return VideoIndex(n, width, height, fps, None, tuple(range(n)), codec, format_name)
-        pts_list: list[int | None] = []
-        key_pts: list[int | None] = []
-        try:
-            for packet in container.demux(stream):
-                deadline.check()
-                if packet.size == 0:
-                    continue
-                # A corrupt (e.g. cut) packet still stands for a frame: the read substitutes it if it fails to decode.
-                pts = packet.pts if packet.pts is not None else packet.dts
-                pts_list.append(pts)
-                if packet.is_keyframe:
-                    key_pts.append(pts)
-        except av.FFmpegError as err:
-            if not pts_list:
-                raise VideoDecodeError(video.name, f"truncated or corrupt container ({_ffmpeg_reason(err)})") from err
-            # Cut or damaged after some packets: index what was read; the frames after are not addressable.
-    if not pts_list:
-        raise VideoDecodeError(video.name, "zero readable frames: the video stream has no packets")
-    if any(p is None for p in pts_list) or len(set(pts_list)) != len(pts_list):
-        # No usable timestamps: frames can only be addressed by counting, i.e. by sequential reads.
-        return VideoIndex(len(pts_list), width, height, fps, None, (0,), codec, format_name)
-    order = sorted(pts_list)
-    rank = {p: i for i, p in enumerate(order)}
-    keyframes = tuple(sorted(rank[p] for p in key_pts)) or (0,)
-    return VideoIndex(len(order), width, height, fps, tuple(order), keyframes, codec, format_name)
 
 
 def plan_read_mode(index: VideoIndex, indices: Sequence[int]) -> Literal["seek", "sequential"]:
@@ -207,20 +77,6 @@ def plan_read_mode(index: VideoIndex, indices: Sequence[int]) -> Literal["seek",
     return "seek" if seek_cost < sequential_cost else "sequential"
 
 
-def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a decoded frame, 8-bit whatever the source depth, with rotation applied."""
-    array = frame.to_ndarray(format="rgb24")
-    return rotate_for_display(array, frame.rotation)
-
-
-def rotate_for_display(array: np.ndarray, rotation: float | int | None) -> np.ndarray:
-    """Apply display-matrix rotation (degrees counter-clockwise, as PyAV reports it) to (H, W, ...) arrays."""
-    quarter_turns = int(round((rotation or 0) / 90.0)) % 4
-    if quarter_turns == 0:
-        return array
-    return np.ascontiguousarray(np.rot90(array, k=quarter_turns))
-
-
 def iter_pyav_frames(
     video: OpenableVideo,
     *,
@@ -232,7 +88,7 @@ def iter_pyav_frames(
 
     Decoder errors and a stream that yields no frame raise :class:`VideoDecodeError`.
     """
-    deadline = _Deadline(video.name, timeout)
+    deadline = Deadline(video.name, timeout)
     container, stream = open_video_stream(video, timeout, max_pixels)
     stream.thread_type = thread_type
     count = 0
@@ -245,18 +101,13 @@ def iter_pyav_frames(
                         video.name, f"truncated or corrupt stream: incomplete packet after frame {count}"
                     )
                 for frame in packet.decode():
-                    _check_frame(video.name, frame, max_pixels)
+                    check_frame(video.name, frame, max_pixels)
                     count += 1
                     yield frame
         except av.FFmpegError as err:
             raise VideoDecodeError(video.name, f"corrupt or truncated stream ({_ffmpeg_reason(err)})") from err
     if count == 0:
         raise VideoDecodeError(video.name, "zero readable frames: no packet decoded to a frame")
-
-
-def _check_frame(name: str, frame: av.VideoFrame, max_pixels: int) -> None:
-    if frame.width * frame.height > max_pixels or frame.width <= 0 or frame.height <= 0:
-        raise VideoDecodeError(name, f"absurd decoded frame size {frame.width}x{frame.height}")
 
 
 def _decode_torchcodec(video: OpenableVideo, targets: list[int]) -> dict[int, np.ndarray]:
@@ -290,9 +141,9 @@ def decode_frames_with_report(
     transform: FrameTransform | None = None,
     min_decoded_fraction: float = DEFAULT_MIN_DECODED_FRACTION,
 ) -> tuple[np.ndarray, DecodeReport]:
-    """:func:`decode_frames`, also returning the :class:`~.frame_pass.DecodeReport` of the read.
+    """:func:`decode_frames`, also returning the :class:`~.frame_reads.DecodeReport` of the read.
 
-    Frames that cannot be decoded are replaced by the nearest decodable frame (see :mod:`.frame_pass`); when the
+    Frames that cannot be decoded are replaced by the nearest decodable frame (see :mod:`.frame_reads`); when the
     fraction of requested frames actually decoded is below `min_decoded_fraction`, :class:`VideoDecodeError`.
     """
     if backend not in BACKENDS:
@@ -398,7 +249,7 @@ def _decode_pyav(
         return transform(array) if transform is not None else array
 
     targets = sorted(set(requested))
-    deadline = _Deadline(video.name, timeout)
+    deadline = Deadline(video.name, timeout)
     mode = plan_read_mode(index, targets) if read_mode == "auto" else read_mode
     if mode == "seek" and (index.pts is None or index.format_name in INEXACT_SEEK_CONTAINERS):
         mode = "sequential"  # known beforehand (no timestamps, or AVI's decode-order ones): no warning needed

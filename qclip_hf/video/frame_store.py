@@ -364,8 +364,8 @@ class RetainedFrames:
         return template
 
     def to_rgb(self, index: int) -> np.ndarray:
-        """(H, W, 3) uint8 RGB of frame `index`, as :func:`~.decoding.frame_to_rgb` converts it (bit-identical)."""
-        from .decoding import rotate_for_display
+        """(H, W, 3) uint8 RGB of frame `index`, as :func:`~.stream.frame_to_rgb` converts it (bit-identical)."""
+        from .stream import rotate_for_display  # av-free at import: this module is imported by the pass
 
         frame = self.frame(index)
         array = rgb_reformatter().reformat(frame, format="rgb24").to_ndarray()

@@ -17,9 +17,9 @@ from typing import Any, Literal
 import av
 import numpy as np
 
-from .decoding import DEFAULT_MAX_PIXELS, _Deadline, as_openable
-from .frame_pass import PassStats, iter_numbered_frames
+from .frame_reads import PassStats, iter_numbered_frames
 from .sources import RawVideoFormat, VideoSource
+from .stream import DEFAULT_MAX_PIXELS, Deadline, as_openable
 
 
 class _CountingIndex:
@@ -235,7 +235,7 @@ def compute_motion_profile(
     next_mse: list[float] = []
     stride, small_size = 1, (1, 1)
     # Damaged packets are skipped (as in every read): the profile covers the frames that decode.
-    deadline = _Deadline(video.name, timeout)
+    deadline = Deadline(video.name, timeout)
     frames = iter_numbered_frames(video, _COUNTING_INDEX, deadline, PassStats(), max_pixels=max_pixels)
     for i, (_, frame) in enumerate(frames):
         if i == 0:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .frame_pass import FrameTransform, PassStats, iter_numbered_frames, uses_pts_numbering
+from .frame_reads import FrameTransform, PassStats, iter_numbered_frames, uses_pts_numbering
 from .frame_store import RetainedFrames
 from .motion import NeighbourMSE, motion_from_neighbour_mse
 from .sampling import SegMSEMean, SegMSEMedian, _segment_bounds, _segment_pick
@@ -291,7 +291,7 @@ def _absorb(values: list[float], next_mse: list[float], segments: _SegmentCandid
 
 
 def frame_numbers(pts: list, index: Any) -> list[int]:
-    """Stream frame numbers of the decoded frames, as :func:`~.frame_pass.iter_numbered_frames` numbers them."""
+    """Stream frame numbers of the decoded frames, as :func:`~.frame_reads.iter_numbered_frames` numbers them."""
     by_pts = uses_pts_numbering(index.format_name, index)
     rank = {p: i for i, p in enumerate(index.pts)} if by_pts else {}
     numbers, last = [], -1

@@ -9,22 +9,18 @@ from typing import Any
 import numpy as np
 
 from .decoding import (
-    DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_DECODED_FRACTION,
-    DEFAULT_TIMEOUT,
     Backend,
     FrameSlots,
-    _Deadline,
-    as_openable,
     check_min_decoded_fraction,
     decode_frames_with_report,
-    index_video,
 )
-from .frame_pass import DecodeReport, FrameTransform
+from .frame_reads import DecodeReport, FrameTransform
 from .motion import motion_profile_from_frames
 from .motion_pass import DEFAULT_MOTION_CACHE_BYTES, MOTION_PROFILE_CACHE, frame_numbers, motion_pass_sample
 from .sampling import Mixed, as_generator, get_sampling_strategy
 from .sources import RawVideoFormat, VideoSource
+from .stream import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, Deadline, as_openable, index_video
 
 COUNTED_FRAME_CONTAINERS = frozenset({"mov"})
 """Containers (FFmpeg's "mov,mp4,m4a,3gp,3g2,mj2" demuxer) whose stated frame count cuts SegMSE segments during
@@ -204,7 +200,7 @@ def _sample_in_motion_pass(
     container states none, or when a chosen frame was not kept (memory cap) and must be read again.
     """
     timeout, max_pixels = read_options["timeout"], read_options["max_pixels"]
-    deadline = _Deadline(openable.name, max(timeout, 600.0))
+    deadline = Deadline(openable.name, max(timeout, 600.0))
     indexes: list[Any] = []
 
     def index() -> Any:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qclip_hf.video.decoding import decode_frames, index_video
+from qclip_hf.video.decoding import decode_frames
+from qclip_hf.video.stream import index_video
 from qclip_hf.video.errors import VideoDecodeError
 from qclip_hf.video.motion import compute_motion_profile
 from qclip_hf.video.reader import sample_video

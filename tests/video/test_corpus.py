@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from qclip_hf.testing.video_corpus import build_corpus, reference_frames
-from qclip_hf.video.decoding import decode_frames_with_report, frame_to_rgb, index_video
+from qclip_hf.video.decoding import decode_frames_with_report
+from qclip_hf.video.stream import frame_to_rgb, index_video
 from qclip_hf.video.motion_pass import MOTION_PROFILE_CACHE
 from qclip_hf.video.reader import sample_video
 
@@ -96,9 +97,9 @@ def test_seek_unreliable_avi_falls_back_to_one_pass(corpus, monkeypatch):
     assert [digest(f) for f in frames] == [reference[i][1] for i in indices]
     # Had AVI not been known as inexact, the verified seek detects it (timestamps out of display order) and
     # switches to one pass by itself, with the same frames and a warning.
-    from qclip_hf.video import decoding, frame_pass
+    from qclip_hf.video import decoding, frame_reads
 
-    monkeypatch.setattr(frame_pass, "INEXACT_SEEK_CONTAINERS", frozenset())
+    monkeypatch.setattr(frame_reads, "INEXACT_SEEK_CONTAINERS", frozenset())
     monkeypatch.setattr(decoding, "INEXACT_SEEK_CONTAINERS", frozenset())
     detected, report = decode_frames_with_report(path, indices, read_mode="seek")
     assert report.read_mode == "sequential" and "seeking is unreliable" in report.warnings[0]
@@ -132,7 +133,7 @@ def test_damaged_tail_is_substituted_and_reported(corpus, name):
 def test_one_decode_motion_pass_keeps_exact_frames_of_every_clean_file(corpus):
     """Every layout of the corpus (gif, mjpeg, 10-bit, rotated, interlaced mpeg2, ...) through the arena path
     (every frame copied and rebuilt in a template) converts to the frames of a plain sequential decode."""
-    from qclip_hf.video.decoding import _Deadline, as_openable
+    from qclip_hf.video.stream import Deadline, as_openable
     from qclip_hf.video.motion import compute_motion_profile
     from qclip_hf.video.motion_pass import motion_pass_sample
     from qclip_hf.video.sampling import MSESortedUNI, SegMSEMean
@@ -144,7 +145,7 @@ def test_one_decode_motion_pass_keeps_exact_frames_of_every_clean_file(corpus):
         profile = compute_motion_profile(info["path"])
         for strategy in (MSESortedUNI, SegMSEMean):
             result = motion_pass_sample(
-                video, strategy, 8, np.random.default_rng(0), _Deadline(video.name, 60), short_side=64,
+                video, strategy, 8, np.random.default_rng(0), Deadline(video.name, 60), short_side=64,
                 max_pixels=1 << 26, max_held=0, expected_frames=lambda stats, info=info: info["num_frames"],
             )  # fmt: skip
             with result.store as store:

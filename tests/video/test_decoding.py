@@ -5,7 +5,8 @@ import av
 import numpy as np
 import pytest
 
-from qclip_hf.video.decoding import decode_frames, index_video, plan_read_mode
+from qclip_hf.video.decoding import decode_frames, plan_read_mode
+from qclip_hf.video.stream import index_video
 from qclip_hf.video.errors import VideoDecodeError
 from qclip_hf.video.sources import RawVideoFormat
 

@@ -10,7 +10,8 @@ resolution-changing streams.
 import numpy as np
 import pytest
 
-from qclip_hf.video.decoding import _Deadline, as_openable, decode_frames
+from qclip_hf.video.decoding import decode_frames
+from qclip_hf.video.stream import Deadline, as_openable
 from qclip_hf.video.frame_store import FRAME_ARENA, FrameArena, RetainedFrames, release_frame_arena
 from qclip_hf.video.motion import compute_motion_profile
 from qclip_hf.video.motion_pass import MOTION_PROFILE_CACHE, _SegmentCandidates, motion_pass_sample
@@ -46,7 +47,7 @@ def test_pass_profile_choice_and_pixels_equal_the_two_decode_path(clips, name, m
         profile, indices, frames = _two_decodes(path, name)
         video = as_openable(path)
         result = motion_pass_sample(
-            video, SAMPLING_STRATEGIES[name], 8, np.random.default_rng(0), _Deadline(video.name, 60),
+            video, SAMPLING_STRATEGIES[name], 8, np.random.default_rng(0), Deadline(video.name, 60),
             short_side=64, max_pixels=1 << 26, max_held=max_held,
         )  # fmt: skip
         with result.store as store:
@@ -134,7 +135,7 @@ def test_memory_cap_bounds_copies_and_the_rest_is_read_again(testsrc_video):
     frame_bytes = 160 * 120 * 3 // 2
     video = as_openable(testsrc_video)
     result = motion_pass_sample(
-        video, SAMPLING_STRATEGIES["MSESortedUNI"], 8, np.random.default_rng(0), _Deadline(video.name, 60),
+        video, SAMPLING_STRATEGIES["MSESortedUNI"], 8, np.random.default_rng(0), Deadline(video.name, 60),
         short_side=64, max_pixels=1 << 26, cache_bytes=10 * frame_bytes,
     )  # fmt: skip
     with result.store as store:

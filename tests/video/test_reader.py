@@ -108,17 +108,17 @@ def test_frames_to_array_conversions():
 @pytest.mark.parametrize("name", ["MSESortedUNI", "SegMSEMean", "SegMSEMedian"])
 def test_motion_strategies_decode_once(name, testsrc_video, monkeypatch):
     """The motion pass keeps the candidate frames: one demux (index) and ONE decode pass, same frames as two."""
-    from qclip_hf.video import frame_pass
+    from qclip_hf.video import frame_reads
     from qclip_hf.video.motion_pass import MOTION_PROFILE_CACHE
 
     MOTION_PROFILE_CACHE.clear()
     two_pass = sample_video(testsrc_video, 8, name, motion=compute_motion_profile(testsrc_video))
     passes = []
-    original = frame_pass.iter_numbered_frames
-    monkeypatch.setattr(frame_pass, "iter_numbered_frames", lambda *a, **k: passes.append(1) or original(*a, **k))
+    original = frame_reads.iter_numbered_frames
+    monkeypatch.setattr(frame_reads, "iter_numbered_frames", lambda *a, **k: passes.append(1) or original(*a, **k))
     import qclip_hf.video.motion_pass as motion_pass
 
-    monkeypatch.setattr(motion_pass, "iter_numbered_frames", frame_pass.iter_numbered_frames)
+    monkeypatch.setattr(motion_pass, "iter_numbered_frames", frame_reads.iter_numbered_frames)
     one_pass = sample_video(testsrc_video, 8, name)
     assert len(passes) == 1 and one_pass.report.read_mode == "sequential" and not one_pass.report.warnings
     assert one_pass.indices.tolist() == two_pass.indices.tolist()

@@ -37,7 +37,7 @@ class QClipPromptLearner(nn.Module):
 
     Example:
         ```python
-        >>> from qclip_hf.backbones.tiny import build_tiny_backbone, build_tiny_tokenizer
+        >>> from qclip_hf.testing.tiny_backbones import build_tiny_backbone, build_tiny_tokenizer
         >>> backbone = build_tiny_backbone("clip")
         >>> learner = QClipPromptLearner(["X X X a video of good quality", "X X X a video of bad quality"], "X X X", 3,
         ...     build_tiny_tokenizer(), backbone.text_model.embeddings.token_embedding)

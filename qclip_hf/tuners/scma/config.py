@@ -64,7 +64,7 @@ class SCMAConfig(PeftConfig):
     Example:
         ```python
         >>> from peft import get_peft_model
-        >>> from qclip_hf.backbones.tiny import build_tiny_backbone
+        >>> from qclip_hf.testing.tiny_backbones import build_tiny_backbone
         >>> from qclip_hf.tuners.scma import SCMAConfig
         >>> model = get_peft_model(build_tiny_backbone("clip"), SCMAConfig(r=8, layers=2))
         >>> model.print_trainable_parameters()  # doctest: +ELLIPSIS

@@ -55,7 +55,7 @@ class SCMAModel(BaseTuner):
         ```python
         >>> import qclip_hf  # registers the "SCMA" PEFT type
         >>> from peft import get_peft_model
-        >>> from qclip_hf.backbones.tiny import build_tiny_backbone
+        >>> from qclip_hf.testing.tiny_backbones import build_tiny_backbone
         >>> from qclip_hf.tuners.scma import SCMAConfig
         >>> peft_model = get_peft_model(build_tiny_backbone("clip"), SCMAConfig(r=8, layers=2))
         >>> type(peft_model.base_model).__name__

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from qclip_hf import QClipConfig, QClipModel
-from qclip_hf.backbones.tiny import save_tiny_backbone, save_tiny_pe_core_backbone
+from qclip_hf.testing.tiny_backbones import save_tiny_backbone, save_tiny_pe_core_backbone
 
 DATA = Path(__file__).parent / "data" / "frozen_outputs.json"
 CASES = {

@@ -199,7 +199,7 @@ def _count_random_draws(monkeypatch) -> list[int]:
 def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch):
     """Loading builds the backbone on the meta device: only Q-CLIP's own small modules are initialised (then
     overwritten by the saved adapter, context and head), never the backbone's weights."""
-    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+    from qclip_hf.testing.tiny_backbones import save_tiny_pe_core_backbone
 
     backbone = save_tiny_pe_core_backbone(tmp_path / "backbone")
     QClipModel(QClipConfig.from_preset("reference", backbone=str(backbone), scma_config={"r": 8, "layers": 2})
@@ -214,7 +214,7 @@ def test_from_pretrained_draws_no_random_backbone_weights(tmp_path, monkeypatch)
 def test_from_pretrained_assigns_the_saved_adapter_without_drawing_it(tmp_path, monkeypatch):
     """The SCMA weights are created empty (meta device) and the saved tensors assigned (PEFT's low_cpu_mem_usage):
     only the prompt context and the head are drawn, and the loaded adapter is the saved one, trainable."""
-    from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone
+    from qclip_hf.testing.tiny_backbones import save_tiny_pe_core_backbone
 
     backbone = save_tiny_pe_core_backbone(tmp_path / "backbone")
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ from transformers import AutoConfig, AutoModel
 
 import qclip_hf  # noqa: F401
 from qclip_hf import QClipConfig, QClipModel
-from qclip_hf.backbones.tiny import build_tiny_backbone, build_tiny_tokenizer
+from qclip_hf.testing.tiny_backbones import build_tiny_backbone, build_tiny_tokenizer
 
 FAMILIES = ["clip", "siglip", "metaclip_2"]
 

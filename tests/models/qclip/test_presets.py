@@ -8,7 +8,7 @@ from transformers import CLIPConfig, CLIPModel
 
 import qclip_hf  # noqa: F401
 from qclip_hf import QClipConfig, QClipModel
-from qclip_hf.backbones.tiny import build_tiny_tokenizer
+from qclip_hf.testing.tiny_backbones import build_tiny_tokenizer
 
 # PE-Core-L14-336 geometry as the paper states it: both towers 1024 wide, 24 layers, embed 1024, text context 32.
 PE_CORE_L = dict(vision=(1024, 24, 16), text=(1024, 24, 16), embed=1024, image=336, patch=14, context=32)

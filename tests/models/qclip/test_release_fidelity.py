@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from qclip_hf import QClipModel
-from qclip_hf.backbones.tiny import save_tiny_pe_core_backbone, tiny_pe_core_config, tiny_pe_core_meta_state_dict
+from qclip_hf.testing.tiny_backbones import save_tiny_pe_core_backbone, tiny_pe_core_config, tiny_pe_core_meta_state_dict
 from qclip_hf.losses import build_loss
 
 # ---------------------------------------------------------------------------------------------------------------

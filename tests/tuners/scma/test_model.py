@@ -10,7 +10,7 @@ from peft import PeftModel, get_peft_model
 from safetensors.torch import load_file
 
 import qclip_hf  # noqa: F401  (registers the SCMA PEFT type)
-from qclip_hf.backbones.tiny import build_tiny_backbone, build_tiny_tokenizer
+from qclip_hf.testing.tiny_backbones import build_tiny_backbone, build_tiny_tokenizer
 from qclip_hf.tuners.scma import SCMABlock, SCMAConfig, SCMAProjection
 
 FAMILIES = ["clip", "siglip", "metaclip_2"]
@@ -209,7 +209,7 @@ def test_merge_is_refused():
 
 @pytest.mark.parametrize("family", [*FAMILIES, "pe_core"])
 def test_unload_gives_back_the_original_backbone(family):
-    from qclip_hf.backbones.tiny import tiny_pe_core_config
+    from qclip_hf.testing.tiny_backbones import tiny_pe_core_config
     from qclip_hf.models.pe_core import PECoreModel
 
     torch.manual_seed(0)

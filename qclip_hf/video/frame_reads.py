@@ -1,4 +1,4 @@
-"""Fault-tolerant frame reads: seeks verified as they land, one sequential pass otherwise, nearest-frame substitution.
+"""Step 3 from file to frames, fault-tolerant reads: seeks verified as they land, one sequential pass otherwise, nearest-frame substitution.
 
 Frame numbering. Frame `i` is the `i`-th frame in presentation order. Where timestamps are trustworthy
 (`VideoIndex.pts`), a decoded frame is numbered by the rank of its timestamp, so a frame the decoder drops (a
@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import VideoDecodeError
 from .sources import OpenableVideo, _ffmpeg_reason
+from .stream import check_frame, open_video_stream
 
 FrameTransform = Callable[[np.ndarray], np.ndarray]
 """Applied to each selected (H, W, 3) uint8 RGB frame as soon as it is decoded (e.g. resize to the model size)."""
@@ -122,8 +123,6 @@ def iter_numbered_frames(
     demuxed further (cut file) ends the pass after flushing the decoder. Only a stream with no decodable frame
     at all raises :class:`VideoDecodeError`.
     """
-    from .decoding import _check_frame, open_video_stream
-
     container, stream = open_video_stream(video, deadline.timeout, max_pixels)
     stream.thread_type = thread_type
     stats.stream_frames = max(0, stream.frames or 0)
@@ -157,7 +156,7 @@ def iter_numbered_frames(
                 stats.decoder_errors += 1
                 frames = []
             for frame in frames:
-                _check_frame(video.name, frame, max_pixels)
+                check_frame(video.name, frame, max_pixels)
                 stats.decoded += 1
                 yield number(frame), frame
             if packet is None:
@@ -244,8 +243,6 @@ def seek_read(
     """Fill `out` with the targets by seeking to the keyframe before each; raise :class:`SeekUnreliable` on
     the first sign that seeking does not land on the frames the index names (frames found so far stay in `out`).
     """
-    from .decoding import _check_frame, open_video_stream
-
     container, stream = open_video_stream(video, deadline.timeout, max_pixels)
     stream.thread_type = "AUTO"
     if not uses_pts_numbering(container.format.name.split(",")[0], index):
@@ -269,7 +266,7 @@ def seek_read(
                 for packet in packets:
                     deadline.check()
                     for frame in packet.decode():
-                        _check_frame(video.name, frame, max_pixels)
+                        check_frame(video.name, frame, max_pixels)
                         current = rank.get(frame.pts)
                         if current is None:
                             raise SeekUnreliable(f"a frame with a timestamp outside the index ({frame.pts})")
