@@ -2,7 +2,9 @@
 
 One renderer serves `QClipModel.save_pretrained` (README.md of a saved folder, possibly untrained) and
 `training/train.py --push_to_hub` (with the reported epoch's metrics). The markdown comes from the jinja template
-`qclip_hf/templates/model_card.md` (package data); the YAML metadata from `huggingface_hub.ModelCardData`.
+`qclip_hf/templates/model_card.md` (package data: a link to the top-level `model_card/template.md`, which
+wheels ship as a file; `model_card/README.md` says where each field comes from); the YAML metadata from
+`huggingface_hub.ModelCardData`.
 """
 
 from __future__ import annotations
