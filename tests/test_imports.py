@@ -43,12 +43,13 @@ def test_building_the_cli_parser_imports_no_torch():
     modules = imported_after("""
         from qclip_hf.cli import build_parser
         parser = build_parser()
-        assert {"score", "report", "app"} <= set(parser._subparsers._group_actions[0].choices)
+        assert {"score", "report", "app", "calibrate"} <= set(parser._subparsers._group_actions[0].choices)
     """)
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["score", "--help"], ["report", "--help"], ["app", "--help"],
+                                  ["calibrate", "--help"],
                                   ["score"], ["score", "x.mp4", "--batch_size", "many"], ["nope"]],
                          ids=lambda argv: " ".join(argv))
 def test_help_and_argument_errors_import_no_torch(argv):

@@ -40,6 +40,7 @@ from qclip_hf.reporting.predictions import write_eval_predictions
 from qclip_hf.reporting.tables import format_epoch_table
 from qclip_hf.reporting.training_plots import write_training_plots
 from qclip_hf.training.batching import GlobalBatchSampler, MaskedItems
+from qclip_hf.training.calibration import fit_selection_calibration, kept_calibration, training_mos_range
 from qclip_hf.training.checkpointing import register_trainable_only_checkpointing, save_checkpoint
 from qclip_hf.training.data import VideoQualityDataset
 from qclip_hf.training.distributed import check_launch, gather_for_loss
@@ -111,6 +112,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation.add_argument("--selection_rule", default=None, choices=SELECTION_RULES,
                             help="Which epoch is shipped as best/ (recipe: reference 'release', paper "
                                  "'mean_srocc_plcc').")
+    evaluation.add_argument("--mos_range", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                            help="The labels' MOS scale, e.g. 1 5: the calibration saved with best/ and last/ maps "
+                                 "scores to it and its five equal bands are the levels (default: a standard "
+                                 "dataset's scale, else the lowest and highest label).")
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", required=True)
     run.add_argument("--checkpoints_total_limit", type=int, default=None, help="Keep only the newest N checkpoints.")
@@ -243,6 +248,10 @@ def main(argv: list[str] | None = None) -> dict:
                                            name=f"--eval_data {name}",
                                            raw_format=data_check.raw_formats.get(name, data_check.raw_formats[TRAIN_SET]))
                  for name, ds in eval_data.items()}
+    # The MOS scale the calibration of best/ and last/ maps raw scores to (qclip_hf/training/calibration.py).
+    mos_range = training_mos_range(args.train_data, args.label_column, [train_set.labels] + (
+        [eval_sets[selection_set].labels] if selection_set in eval_sets else []), args.mos_range)
+    last_scored: tuple[int | None, dict | None] = (None, None)  # the selection set's predictions of the last epoch
     # The same global batches whatever the number of processes (see qclip_hf/training/batching.py).
     batch_sampler = GlobalBatchSampler(len(train_set), args.batch_size, accelerator.num_processes,
                                        accelerator.process_index, seed=args.seed, drop_last=args.drop_last)
@@ -374,9 +383,15 @@ def main(argv: list[str] | None = None) -> dict:
         epoch_loss = [0.0, 0]
         selected = selector.update(epoch, metrics)
         accelerator.print("\n".join(selector.progress_lines(epoch, metrics)))
+        last_scored = (epoch, scored_sets.get(selection_set))
         if selected and accelerator.is_main_process:
+            # The map raw score -> MOS, fitted on this epoch's predictions of the selection set, ships with best/.
+            calibration, note = fit_selection_calibration(
+                scored_sets.get(selection_set), set_name=selection_set, dataset=dict(args.eval_sets).get(selection_set),
+                epoch=epoch, is_test_set=selection_on_test, mos_range=mos_range)
+            logger.info("best/ (epoch %d) %s", epoch, note)
             save_model_dir(accelerator.unwrap_model(model), processor, os.path.join(args.output_dir, "best"),
-                           describe_best(selector, history, selection_on_test))
+                           describe_best(selector, history, selection_on_test), calibration=calibration)
             for name, scored in scored_sets.items():  # [training-reports] OUTPUT/predictions/<set>.csv of best/
                 write_eval_predictions(args.output_dir, name, [str(video_input(v)) for v in eval_data[name]["video"]],
                                        scored, unwrapped.config.level_names)
@@ -407,8 +422,18 @@ def main(argv: list[str] | None = None) -> dict:
         except Exception as error:  # the trained model and results are saved; a plot must not fail the run
             logger.warning("could not write the training plots: %s", error)
         last_epoch = history[-1]["epoch"] if history else None
+        # last/ gets the map fitted on its own epoch's predictions of the selection set (none without evaluation).
+        calibration, note = fit_selection_calibration(
+            last_scored[1] if last_scored[0] == last_epoch else None, set_name=selection_set,
+            dataset=dict(args.eval_sets).get(selection_set), epoch=last_epoch, is_test_set=selection_on_test,
+            mos_range=mos_range)
+        if calibration is None and last_scored[0] != last_epoch:  # a resume with no epoch left: keep last/'s own
+            calibration = kept_calibration(os.path.join(args.output_dir, "last"), last_epoch)
+            note = "keeps the calibration saved with it" if calibration is not None else note
+        logger.info("last/ (epoch %s) %s", last_epoch, note)
         save_model_dir(unwrapped, processor, os.path.join(args.output_dir, "last"),
-                       {"epoch": last_epoch, "step": completed_steps, "note": "the last epoch trained"})
+                       {"epoch": last_epoch, "step": completed_steps, "note": "the last epoch trained"},
+                       calibration=calibration)
         if not eval_loaders:  # nothing to select on: the last epoch is what there is
             save_model_dir(unwrapped, processor, os.path.join(args.output_dir, "best"),
                            {"epoch": last_epoch, "step": completed_steps, "note": "no evaluation set: last epoch"})

@@ -7,9 +7,10 @@ from .compute import (
     fit_function,
     fit_logistic4,
     logistic4,
+    logistic4_parameters,
     logistic5,
     vqa_metrics_path,
 )
 
 __all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "fit_function", "fit_logistic4", "logistic4",
-           "logistic5", "vqa_metrics_path"]
+           "logistic4_parameters", "logistic5", "vqa_metrics_path"]

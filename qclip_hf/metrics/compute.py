@@ -29,7 +29,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 __all__ = ["FIT_METHODS", "METRIC_NAMES", "compute_vqa_metrics", "fit_function", "fit_logistic4", "logistic4",
-           "logistic5", "vqa_metrics_path"]
+           "logistic4_parameters", "logistic5", "vqa_metrics_path"]
 
 FIT_METHODS = ("none", "logistic4", "rescale", "logistic", "logistic5")
 # "logistic" is the training script's name (`--fit logistic`) for the standard VQEG 4-parameter fit.
@@ -122,20 +122,16 @@ def fit_function(predictions: np.ndarray, references: np.ndarray, fit: str = "lo
     if fit == "rescale":
         mean, std = predictions.mean(), predictions.std()
         return lambda x: (np.asarray(x, dtype=np.float64) - mean) / std * references.std() + references.mean()
+    if fit == "logistic4":
+        try:
+            params = logistic4_parameters(predictions, references)
+        except RuntimeError as error:
+            return _linear_fallback(predictions, references, "4-parameter logistic", error)
+        return lambda x: logistic4(np.asarray(x, dtype=np.float64), *params)
     spread = float(np.std(predictions)) or 1.0
     with warnings.catch_warnings():
         # Only the fitted curve is used; an unestimable parameter covariance does not matter here.
         warnings.simplefilter("ignore", optimize.OptimizeWarning)
-        if fit == "logistic4":
-            # VQEG initial guess: asymptotes at the label extremes, midpoint at the prediction mean, slope scale
-            # from the prediction spread, which makes the fit independent of the prediction scale.
-            initial = [float(np.max(references)), float(np.min(references)), float(np.mean(predictions)), spread]
-            try:
-                params, _ = optimize.curve_fit(logistic4, predictions, references, p0=initial,
-                                               jac=_logistic4_jacobian, maxfev=20000)
-            except RuntimeError as error:
-                return _linear_fallback(predictions, references, "4-parameter logistic", error)
-            return lambda x: logistic4(np.asarray(x, dtype=np.float64), *params)
         initial = [float(np.ptp(references)), 1.0 / spread, float(np.mean(predictions)), 0.0,
                    float(np.mean(references))]
         try:
@@ -143,6 +139,36 @@ def fit_function(predictions: np.ndarray, references: np.ndarray, fit: str = "lo
         except RuntimeError as error:
             return _linear_fallback(predictions, references, "5-parameter logistic", error)
         return lambda x: logistic5(np.asarray(x, dtype=np.float64), *params)
+
+
+def logistic4_parameters(predictions: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """The least-squares parameters `(b1, b2, b3, b4)` of `logistic4` from predictions to references.
+
+    The initial guess follows the VQEG practice: asymptotes at the label extremes, midpoint at the prediction mean,
+    slope scale from the prediction spread, which makes the fit independent of the prediction scale. The
+    calibration of saved models (`qclip_hf.calibration`) stores these parameters.
+
+    Raises:
+        RuntimeError: the fit did not converge (`fit_function` then falls back to a linear map).
+
+    Example:
+        ```python
+        >>> import numpy as np
+        >>> x = np.linspace(-3, 3, 50)
+        >>> np.round(logistic4_parameters(x, logistic4(x, 4.5, 1.2, 0.3, 0.8)), 6).tolist()
+        [4.5, 1.2, 0.3, 0.8]
+        ```
+    """
+    predictions = np.asarray(predictions, dtype=np.float64)
+    references = np.asarray(references, dtype=np.float64)
+    spread = float(np.std(predictions)) or 1.0
+    initial = [float(np.max(references)), float(np.min(references)), float(np.mean(predictions)), spread]
+    with warnings.catch_warnings():
+        # Only the fitted curve is used; an unestimable parameter covariance does not matter here.
+        warnings.simplefilter("ignore", optimize.OptimizeWarning)
+        params, _ = optimize.curve_fit(logistic4, predictions, references, p0=initial, jac=_logistic4_jacobian,
+                                       maxfev=20000)
+    return params
 
 
 def fit_logistic4(predictions: np.ndarray, references: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The model directories a run ships (`OUTPUT/best/`, `OUTPUT/last/`), written atomically, and what trains at all.
 
-Each directory is a normal Q-CLIP model folder (config, adapter, prompt context + head, video processor) that loads
-with `QClipModel.from_pretrained` and `pipeline("video-quality", model=...)`, plus `selection.json` saying which epoch
-it holds and why.
+Each directory is a normal Q-CLIP model folder (config, adapter, prompt context + head, video processor and, when the
+run had an evaluation set, `calibration.json`) that loads with `QClipModel.from_pretrained` and
+`pipeline("video-quality", model=...)`, plus `selection.json` saying which epoch it holds and why.
 """
 
 from __future__ import annotations
@@ -16,13 +16,24 @@ from typing import Any
 from ..losses import SHIFT_INVARIANT_LOSSES
 
 
-def save_model_dir(model: Any, processor: Any, path: str, info: dict[str, Any]) -> None:
-    """Save `model` and `processor` to `path` through `path.tmp` and renames: a crash leaves the old or the new one."""
+def save_model_dir(model: Any, processor: Any, path: str, info: dict[str, Any], calibration: Any = None) -> None:
+    """Save `model` and `processor` to `path` through `path.tmp` and renames: a crash leaves the old or the new one.
+
+    `calibration` (a [`~qclip_hf.calibration.Calibration`] fitted on this epoch's predictions) is saved as
+    `calibration.json`; without one the folder is uncalibrated, whatever map `model` carried (e.g. from
+    `--init_from`: it described other weights).
+    """
+    from ..calibration.mapping import CALIBRATION_NAME
+
     tmp, old = f"{path}.tmp", f"{path}.old"
     for stale in (tmp, old):
         shutil.rmtree(stale, ignore_errors=True)
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
+    if calibration is not None:
+        calibration.save(os.path.join(tmp, CALIBRATION_NAME))
+    elif os.path.isfile(os.path.join(tmp, CALIBRATION_NAME)):
+        os.remove(os.path.join(tmp, CALIBRATION_NAME))
     with open(os.path.join(tmp, "selection.json"), "w") as handle:
         json.dump(info, handle, indent=2)
     if os.path.isdir(path):

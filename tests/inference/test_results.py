@@ -11,7 +11,8 @@ from qclip_hf.errors import OutputError
 from qclip_hf.inference import check_output, completed_paths, merge_results, output_format, read_rows, result_row
 from qclip_hf.inference.results import JournalWriter
 
-OK = {"score": 0.5, "levels": {"excellent": 0.7, "bad": 0.3}, "substituted_frames": 2,
+OK = {"score": 0.5, "mos": 3.9, "level": "good", "prompt_level_probs": {"excellent": 0.7, "bad": 0.3},
+      "substituted_frames": 2,
       "warnings": ["frame 7 undecodable", "sequential read"],
       "temporal": [{"segment": 0, "start_frame": 0, "end_frame": 4, "start_time": 0.0, "end_time": 0.4, "score": 0.4}]}
 IDENTITY = {"size": 10, "mtime_ns": 1764421200123456789}
@@ -35,7 +36,9 @@ def test_merge_keeps_the_newest_row_per_path_and_round_trips(tmp_path, extension
     merged = {r["path"]: r for r in merge_results(output)}
     assert merged["/b.mp4"]["status"] == "ok" and merged["/a.mp4"]["status"] == "failed"
     back = {r["path"]: r for r in read_rows(output)}["/b.mp4"]
-    assert back["score"] == 0.5 and back["prob_excellent"] == 0.7 and back["temporal"] == OK["temporal"]
+    assert back["score"] == 0.5 and back["prompt_prob_excellent"] == 0.7 and back["temporal"] == OK["temporal"]
+    assert back["mos"] == 3.9 and back["level"] == "good"
+    assert merged["/a.mp4"]["mos"] is None and merged["/a.mp4"]["level"] is None  # a failed row
     assert back["error"] is None and back["substituted_frames"] == 2
     assert back["warnings"] == "frame 7 undecodable; sequential read"
     with JournalWriter(output, 0) as journal:
@@ -74,3 +77,26 @@ def test_output_checks(tmp_path):
     assert check_output(tmp_path / "new" / "r.parquet") == "parquet" and (tmp_path / "new").is_dir()
     with pytest.raises(ValueError, match="exactly one"):
         result_row("/a.mp4")
+
+
+@pytest.mark.parametrize("extension", ["csv", "jsonl", "parquet"])
+def test_rows_of_an_older_file_read_with_todays_names(tmp_path, extension):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = [{"path": "/a.mp4", "status": "ok", "score": 0.25, "error": None, "prob_excellent": 0.6, "prob_bad": 0.4}]
+    output = tmp_path / f"old.{extension}"
+    if extension == "jsonl":
+        output.write_text(json.dumps(old[0]) + "\n")
+    elif extension == "csv":
+        output.write_text("path,status,score,error,prob_excellent,prob_bad\n/a.mp4,ok,0.25,,0.6,0.4\n")
+    else:
+        pq.write_table(pa.Table.from_pylist(old), output)
+    row = read_rows(output)[0]
+    assert row["prompt_prob_excellent"] == 0.6 and row["prompt_prob_bad"] == 0.4
+    assert not any(key.startswith("prob_") for key in row)
+    # Resuming into it writes one set of columns: the old rows' probabilities under the new names.
+    with JournalWriter(str(output), 0) as journal:
+        journal.write([result_row("/b.mp4", OK)])
+    merged = {r["path"]: r for r in merge_results(str(output))}
+    assert merged["/a.mp4"]["prompt_prob_excellent"] == 0.6 and merged["/b.mp4"]["mos"] == 3.9

@@ -53,10 +53,12 @@ def test_registered_task_builds_from_a_saved_directory(model_dir, videos):
     assert isinstance(pipe, VideoQualityPipeline)
     assert pipe.video_processor.num_frames == 4 and pipe.video_processor.size.height == 32  # the backbone's size
     result = pipe(videos[0])
-    assert set(result) == {"score", "levels", "substituted_frames", "warnings"} and isinstance(result["score"], float)
+    assert set(result) == {"score", "mos", "level", "prompt_level_probs", "substituted_frames", "warnings"}
+    assert isinstance(result["score"], float)
+    assert result["mos"] is None and result["level"] is None  # uncalibrated: raw score only, no level guessed
     assert result["substituted_frames"] == 0 and result["warnings"] == []  # a clean file
-    assert list(result["levels"]) == ["excellent", "good", "fair", "poor", "bad"]
-    assert sum(result["levels"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert list(result["prompt_level_probs"]) == ["excellent", "good", "fair", "poor", "bad"]
+    assert sum(result["prompt_level_probs"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_every_input_type(pipe, videos, tmp_path):
@@ -85,7 +87,7 @@ def test_scores_are_bitwise_equal_whatever_the_batch_size(pipe, videos):
     for size in (3, 8):
         for a, b in zip(runs[1], runs[size], strict=True):
             assert a["score"] == b["score"]  # bitwise, not approx
-            assert a["levels"] == b["levels"]
+            assert a["prompt_level_probs"] == b["prompt_level_probs"]
             assert [s["score"] for s in a["temporal"]] == [s["score"] for s in b["temporal"]]
     # A resumed run scores a suffix of the list on its own: the same bits again.
     assert [r["score"] for r in pipe(inputs[5:], batch_size=3)] == [r["score"] for r in runs[1][5:]]
@@ -146,3 +148,32 @@ def test_overrides_and_validation(pipe, videos):
         pipe(videos[0], return_temporal=True, num_segments=0)
     with pytest.raises(ValueError, match="unknown video-quality pipeline arguments"):
         pipe(videos[0], top_k=3)
+
+
+def test_a_calibrated_model_gives_mos_and_the_level_of_its_band(model_dir, videos, tmp_path):
+    import shutil
+
+    from qclip_hf.calibration import Calibration, fit_calibration
+
+    uncalibrated = pipeline("video-quality", model=model_dir, device="cpu")
+    raw = [r["score"] for r in uncalibrated(videos)]
+    # A map fitted so the five videos, in the order of their scores, spread over the MOS range 1-5 (isotonic: exact
+    # through the points, one in each band).
+    mos = np.empty(5)
+    mos[np.argsort(raw)] = [1.2, 2.2, 3.0, 3.9, 4.8]
+    calibration = fit_calibration(raw, mos, kind="isotonic", mos_range=(1, 5))
+    folder = tmp_path / "calibrated"
+    shutil.copytree(model_dir, folder)
+    calibration.save(folder)
+    pipe = pipeline("video-quality", model=str(folder), device="cpu")
+    assert pipe.model.calibration == Calibration.load(folder)
+    results = pipe(videos, return_temporal=True, num_segments=2)
+    for result, score in zip(results, raw, strict=True):
+        assert result["score"] == score  # the raw score is unchanged
+        assert result["mos"] == pytest.approx(float(calibration.mos([score])[0]))
+        assert result["level"] == calibration.level_of(result["mos"])  # the band of the MOS, not the prompts' argmax
+        for segment in result["temporal"]:
+            assert segment["mos"] == pytest.approx(float(calibration.mos([segment["score"]])[0]))
+    order = np.argsort(raw)
+    assert [results[i]["mos"] for i in order] == sorted(r["mos"] for r in results)  # monotonic: same ranks
+    assert {r["level"] for r in results} == {"bad", "poor", "fair", "good", "excellent"}

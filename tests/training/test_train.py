@@ -88,6 +88,12 @@ def test_run_ships_the_selected_epoch_and_reports_it(reference_run, synthetic):
     assert results["history"][0]["eval_coverage"]["heldout"] == {"scored": 7, "unique": 7, "dataset": 7}
     assert json.loads((reference_run / "best" / "selection.json").read_text())["epoch"] == best["epoch"]
     assert json.loads((reference_run / "last" / "selection.json").read_text())["epoch"] == 1
+    # No validation set: the calibration is fitted on the test set it was selected on, and says so.
+    calibration = json.loads((reference_run / "best" / "calibration.json").read_text())
+    assert calibration["data"]["set"] == "heldout" and calibration["data"]["is_test_set"] is True
+    assert calibration["data"]["split"] == "test" and "no validation set" in calibration["data"]["note"]
+    assert calibration["data"]["epoch"] == best["epoch"] and calibration["data"]["size"] == 7
+    assert json.loads((reference_run / "last" / "calibration.json").read_text())["data"]["epoch"] == 1
     # 6 batches per epoch, the last of one sample (loss 0, the optimizer and scheduler still step).
     steps = _steps(reference_run)
     assert [s["step"] for s in steps] == list(range(1, 13)) and steps[5]["loss"] == 0.0 and steps[5]["lr"] > 0

@@ -74,6 +74,27 @@ def test_predictions_are_those_of_the_selected_epoch(run):
             assert recomputed[metric] == pytest.approx(expected[metric], rel=1e-5, abs=1e-6), (name, metric)
 
 
+def test_best_and_last_ship_a_calibration_fitted_on_the_validation_set(run, synthetic):
+    from qclip_hf.calibration import Calibration, fit_calibration
+
+    results, output = run["results"], run["output"]
+    best = Calibration.load(output / "best")
+    assert best.data["set"] == "val" and best.data["split"] == "validation" and best.data["is_test_set"] is False
+    assert best.data["epoch"] == results["best"]["epoch"] and best.data["size"] == results["eval_sizes"]["val"]
+    # Fitted on the selected epoch's validation predictions (OUTPUT/predictions/val.csv), never on the test set.
+    columns = read_predictions(output / "predictions" / "val.csv")
+    again = fit_calibration(columns["prediction"], columns["label"], mos_range=best.mos_range)
+    assert again.kind == best.kind
+    np.testing.assert_allclose(again.mos(columns["prediction"]), best.mos(columns["prediction"]), rtol=1e-6)
+    assert best.fit["srocc"] == pytest.approx(results["best"]["metrics"]["val"]["srocc"], abs=1e-9)  # monotonic
+    # The MOS scale: the lowest and highest label of the training data (a videofolder declares none).
+    labels = [float(line.split(",")[1]) for line in (synthetic / "train" / "metadata.csv").read_text().splitlines()[1:]]
+    assert best.mos_range == (min(labels), max(labels))
+    last = Calibration.load(output / "last")
+    assert last.data["epoch"] == results["history"][-1]["epoch"] and last.data["set"] == "val"
+    assert f"best/ (epoch {results['best']['epoch']}) calibrated: " in run["proc"].stderr
+
+
 def test_report_to_all_logs_to_the_installed_trackers(run):
     assert list(run["output"].rglob("events.out.tfevents.*")), "--report_to all wrote no TensorBoard event file"
 
