@@ -50,7 +50,7 @@ def add_calibrate_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     """Run `calibrate` with parsed arguments; returns 0 (bad inputs raise a `CalibrationError`: exit code 2)."""
-    from ..calibration.labelled import calibrate
+    from ..training.user_calibration import calibrate
 
     if args.mos_range is not None and not args.mos_range[0] < args.mos_range[1]:
         raise ValueError(f"--mos_range LOW HIGH needs LOW < HIGH, got {args.mos_range[0]:g} {args.mos_range[1]:g}")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from qclip_hf.calibration import CalibrationError, calibrate, read_labels
-from qclip_hf.calibration.labelled import pair_labels
+from qclip_hf.calibration import CalibrationError
+from qclip_hf.training.user_calibration import calibrate, pair_labels, read_labels
 from qclip_hf.inference.results import JournalWriter, merge_results, result_row
 
 EXPECTED = [("a.mp4", 1.5), ("sub/b.mp4", 4.25)]

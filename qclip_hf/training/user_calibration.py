@@ -1,4 +1,4 @@
-"""Calibrating a model on a user's own labelled videos: a scoring run's results + their MOS -> `calibration.json`.
+"""Calibrating a saved model on a user's labelled videos: a scoring run's results + their MOS -> `calibration.json`.
 
 `calibrate(RESULTS, LABELS, model=DIR)` is what `qclip-vqa calibrate` runs:
 
@@ -15,7 +15,7 @@
 
 Example:
     ```python
-    >>> from qclip_hf.calibration import calibrate
+    >>> from qclip_hf.training.user_calibration import calibrate
     >>> run = calibrate("results.csv", "videos/metadata.csv", model="my-qclip")  # doctest: +SKIP
     >>> print(run.summary())  # doctest: +SKIP
     ```
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .fitting import fit_calibration
-from .mapping import CALIBRATION_NAME, Calibration, CalibrationError
+from ..calibration.fitting import fit_calibration
+from ..calibration.mapping import CALIBRATION_NAME, Calibration, CalibrationError
 
 PATH_COLUMNS = ("path", "file_name", "file", "name", "video")
 LABEL_EXTENSIONS = (".csv", ".txt", ".json", ".jsonl")
