@@ -15,7 +15,8 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
 from ..models.qclip.video_processing_qclip import QClipVideoProcessor
-from ..video.decoding import as_openable, decode_frames, index_video
+from ..video.decoding import decode_frames
+from ..video.stream import as_openable, index_video
 from ..video.reader import frames_to_array, is_decoded_video
 from ..video.sampling import UNISampl, canonical_strategy_name
 from .inputs import check_inputs, check_video_input

@@ -13,8 +13,9 @@ from transformers.image_utils import PILImageResampling, SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
-from ...video.decoding import BACKENDS, DEFAULT_MIN_DECODED_FRACTION, DEFAULT_TIMEOUT, check_min_decoded_fraction
-from ...video.frame_pass import DecodeReport
+from ...video.decoding import BACKENDS, DEFAULT_MIN_DECODED_FRACTION, check_min_decoded_fraction
+from ...video.frame_reads import DecodeReport
+from ...video.stream import DEFAULT_TIMEOUT
 from ...video.reader import frames_to_array, is_decoded_video, sample_video
 from ...video.sampling import Mixed, canonical_strategy_name, get_sampling_strategy
 from ...video.sources import RawVideoFormat
