@@ -5,8 +5,8 @@ Example:
     >>> from qclip_hf.app.scoring import VideoScorer
     >>> scorer = VideoScorer("outputs/demo/run/best")  # doctest: +SKIP
     >>> result = scorer("clip.mp4")  # doctest: +SKIP
-    >>> result.score, result.level  # doctest: +SKIP
-    (0.0312, 'good')
+    >>> result.score, result.mos, result.level  # doctest: +SKIP
+    (0.0312, 4.05, 'good')
     ```
 """
 
@@ -24,27 +24,45 @@ class AppResult:
     """What the app shows for one video.
 
     Args:
-        score (`float`): the whole-video score (model's own scale, higher = better).
-        level (`str`): the most likely quality level.
-        levels (`dict[str, float]`): probability of each level, in the model's order (excellent first).
+        score (`float`): the whole-video raw score (model's own scale, higher = better).
+        mos (`float`, *optional*): the score on the MOS scale the model was calibrated on; `None` when uncalibrated.
+        level (`str`, *optional*): the band of that MOS (bad ... excellent); `None` when uncalibrated.
+        prompt_level_probs (`dict[str, float]`): softmax of the video's similarity to each level prompt, in the
+            model's order (excellent first) — what the video looks like to the backbone, not the level.
+        calibration (*optional*): the model's [`~qclip_hf.calibration.Calibration`] (its scale and bands).
         temporal (`list[dict]`): the temporal curve's segments (`start_time`, `end_time`, `score`, ...).
         frames (`list`): `(PIL image, caption)` for each frame the model sampled.
         warnings (`list[str]`): decoding warnings (e.g. substituted frames), when the pipeline reports them.
     """
 
     score: float
-    level: str
-    levels: dict[str, float]
+    mos: float | None
+    level: str | None
+    prompt_level_probs: dict[str, float]
+    calibration: Any = None
     temporal: list[dict[str, Any]] = field(default_factory=list)
     frames: list[tuple[Any, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def summary_markdown(self) -> str:
-        """A short Markdown paragraph: the score, the level and how to read them."""
-        lines = [f"## Score: {self.score:.4f}", f"Most likely level: **{self.level}** "
-                 f"({self.levels[self.level]:.0%})", "",
-                 "The score is on the model's own scale (higher = better quality); compare videos scored by the "
-                 "same model rather than reading it as a MOS."]
+        """A short Markdown paragraph: the MOS and its level (or "uncalibrated"), the raw score and how to read them."""
+        if self.mos is not None and self.calibration is not None:
+            low, high = self.calibration.mos_range
+            edges = self.calibration.band_edges()
+            bands = ", ".join(f"{self.calibration.level_of((a + b) / 2)} {a:g}–{b:g}"
+                              for a, b in zip(edges, edges[1:], strict=False))
+            better = "higher" if self.calibration.higher_is_better else "lower"
+            provenance = self.calibration.provenance()
+            lines = [f"## MOS {self.mos:.2f} · {self.level}",
+                     f"Level: **{self.level}**, the band of the MOS on the scale {low:g}–{high:g} ({better} = better) "
+                     f"the model was calibrated on: {bands}.", "",
+                     f"Raw score: {self.score:.4f} (the model's own scale)."
+                     + (f" Calibration {provenance}." if provenance else "")]
+        else:
+            lines = [f"## Score: {self.score:.4f} (uncalibrated)",
+                     "This model has no calibration, so the score is on its own scale (higher = better quality), "
+                     "not a MOS, and no level is given: compare videos scored by the same model, or fit a "
+                     "calibration on labelled videos with `qclip-vqa calibrate`."]
         if self.warnings:
             lines += ["", "Decoding warnings: " + "; ".join(self.warnings)]
         return "\n".join(lines)
@@ -95,8 +113,9 @@ class VideoScorer:
                 fps = segment["end_frame"] / segment["end_time"] if segment["end_time"] else None
                 caption += f" ({index / fps:.2f} s)" if fps else ""
             frames.append((thumbnail(frame, self.thumbnail_height), caption))
-        levels = dict(result["levels"])
-        return AppResult(score=float(result["score"]), level=max(levels, key=levels.get), levels=levels,
+        return AppResult(score=float(result["score"]), mos=result.get("mos"), level=result.get("level"),
+                         prompt_level_probs=dict(result["prompt_level_probs"]),
+                         calibration=getattr(self.pipe.model, "calibration", None),
                          temporal=list(result.get("temporal", [])), frames=frames,
                          warnings=list(result.get("warnings", [])))
 

@@ -191,14 +191,26 @@ class Calibration:
         low, high = self.mos_range
         direction = "higher = better" if self.higher_is_better else "lower = better"
         text = f"{KIND_DESCRIPTIONS[self.kind]} to MOS {low:g}-{high:g} ({direction})"
+        provenance = self.provenance()
+        return f"{text}, {provenance}" if provenance else text
+
+    def provenance(self) -> str:
+        """What the map was fitted on, in words (`""` when not recorded).
+
+        Example:
+            ```python
+            >>> calibration.provenance()  # doctest: +SKIP
+            "fitted on 'val' (48 videos, epoch 7)"
+            ```
+        """
         where = self.data.get("set") or self.data.get("labels")
+        if not where:
+            return ""
         details = [f"{self.data['size']} videos" if self.data.get("size") is not None else None,
                    f"epoch {self.data['epoch']}" if self.data.get("epoch") is not None else None,
                    "a test set" if self.data.get("is_test_set") else None]
         details = [d for d in details if d]
-        if where:
-            text += f", fitted on {where!r}" + (f" ({', '.join(details)})" if details else "")
-        return text
+        return f"fitted on {where!r}" + (f" ({', '.join(details)})" if details else "")
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:

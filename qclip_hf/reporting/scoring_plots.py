@@ -57,7 +57,7 @@ def level_colour(index: int, count: int) -> str:
 
 
 def plot_score_histogram(scores: Sequence[float], *, bins: int = 30, title: str | None = "Score distribution",
-                         marks: Mapping[str, float] | None = None) -> Figure:
+                         marks: Mapping[str, float] | None = None, xlabel: str | None = None) -> Figure:
     """Histogram of the scores of a run (non-finite values and `None` are left out).
 
     Args:
@@ -65,6 +65,7 @@ def plot_score_histogram(scores: Sequence[float], *, bins: int = 30, title: str 
         bins (`int`, *optional*, defaults to 30): number of bins (fewer when there are few distinct scores).
         title (`str`, *optional*): axes title.
         marks (`Mapping[str, float]`, *optional*): vertical lines to draw, e.g. `{"median": 0.42}`.
+        xlabel (`str`, *optional*): what the values are (default: the raw score, on the model's own scale).
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
@@ -79,7 +80,7 @@ def plot_score_histogram(scores: Sequence[float], *, bins: int = 30, title: str 
         axes.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{name} {value:.4g}")
     if marks:
         axes.legend(loc="best", fontsize=8, framealpha=0.8)
-    axes.set_xlabel(SCORE_AXIS_LABEL)
+    axes.set_xlabel(xlabel or SCORE_AXIS_LABEL)
     axes.set_ylabel("videos")
     if title:
         axes.set_title(title)

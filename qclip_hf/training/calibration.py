@@ -76,6 +76,8 @@ def fit_selection_calibration(scored: dict[str, np.ndarray] | None, *, set_name:
     fit = calibration.fit
     line = (f"calibrated: {calibration.describe()}; fit PLCC {fit['plcc']:.4f}, SROCC {fit['srocc']:.4f}, "
             f"RMSE {fit['rmse']:.4f} MOS")
+    if not calibration.increasing:
+        line += " — decreasing: on this set a higher raw score means a lower MOS (the model ranks backwards)"
     return calibration, line + (f" — {TEST_SET_CALIBRATION_NOTE}" if is_test_set else "")
 
 

@@ -36,9 +36,31 @@ def _serve(args: list[str], port: int, env: dict | None = None):
 
 
 @pytest.fixture(scope="module")
-def app_url(model_dir, videos):
+def calibrated_model_dir(model_dir, videos, tmp_path_factory):
+    """The tiny model with a calibration fitted on the sample videos, labelled 1.2 ... 4.8 in the order of their raw
+    scores (isotonic: exact through them), so their MOS spread over every level."""
+    import shutil
+
+    import numpy as np
+    from transformers import pipeline
+
+    import qclip_hf  # noqa: F401
+    from qclip_hf.calibration import fit_calibration
+
+    folder = tmp_path_factory.mktemp("calibrated") / "model"
+    shutil.copytree(model_dir, folder)
+    clips = [str(v) for v in videos if v.name != BROKEN_NAME]
+    raw = np.array([r["score"] for r in pipeline("video-quality", model=model_dir)(clips)])
+    mos = np.empty(len(raw))
+    mos[np.argsort(raw)] = np.linspace(1.2, 4.8, len(raw))
+    fit_calibration(raw, mos, kind="isotonic", mos_range=(1, 5), data={"set": "sample videos"}).save(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def app_url(calibrated_model_dir, videos):
     port = free_port()
-    process = _serve([sys.executable, "-m", "qclip_hf.cli", "app", "--model", model_dir, "--examples",
+    process = _serve([sys.executable, "-m", "qclip_hf.cli", "app", "--model", calibrated_model_dir, "--examples",
                       str(videos[0].parent), "--server_port", str(port)], port)
     yield f"http://127.0.0.1:{port}/"
     process.terminate()
@@ -53,24 +75,27 @@ def _upload(driver, path: Path) -> None:
     driver.find_element("css selector", "#video-input input[type=file]").send_keys(str(path))
 
 
-def test_upload_shows_score_levels_curve_and_frames(app_url, model_dir, videos):
+def test_upload_shows_mos_level_score_curve_and_frames(app_url, calibrated_model_dir, videos):
     from transformers import pipeline
 
     import qclip_hf  # noqa: F401
 
     video = next(v for v in videos if v.name.startswith("testsrc"))
-    pipe = pipeline("video-quality", model=model_dir)
+    pipe = pipeline("video-quality", model=calibrated_model_dir)
     expected = pipe(str(video))
+    assert expected["level"] == pipe.model.calibration.level_of(expected["mos"])
     with headless_chromium(1280, 1100) as driver:
         driver.get(app_url)
         WebDriverWait(driver, WAIT).until(lambda d: d.find_elements("css selector", "#video-input input[type=file]"))
         _upload(driver, video)
-        WebDriverWait(driver, WAIT).until(lambda d: "Score:" in _summary(d))
-        assert f"Score: {expected['score']:.4f}" in _summary(driver)
-        level = max(expected["levels"], key=expected["levels"].get)
-        assert f"Most likely level: {level}" in _summary(driver)
+        WebDriverWait(driver, WAIT).until(lambda d: "MOS" in _summary(d))
+        # The calibrated MOS and the level of its band, the raw score beside them, the scale and its bands.
+        summary = _summary(driver)
+        assert f"MOS {expected['mos']:.2f} · {expected['level']}" in summary
+        assert f"Raw score: {expected['score']:.4f}" in summary and "1–5 (higher = better)" in summary
+        assert "bad 1–1.8" in summary and "fitted on 'sample videos'" in summary
         labels = driver.find_element("id", "level-probabilities").text
-        assert all(name in labels for name in expected["levels"])
+        assert "Prompt similarity" in labels and all(name in labels for name in expected["prompt_level_probs"])
         frames = WebDriverWait(driver, WAIT).until(
             lambda d: [i for i in d.find_elements("css selector", "#sampled-frames img")
                        if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", i)])
@@ -101,7 +126,7 @@ def test_clicking_an_example_scores_it(app_url, videos):
         buttons = WebDriverWait(driver, WAIT).until(
             lambda d: [b for b in d.find_elements("css selector", "button") if b.text.strip() == example])
         buttons[0].click()
-        WebDriverWait(driver, WAIT).until(lambda d: "Score:" in _summary(d))
+        WebDriverWait(driver, WAIT).until(lambda d: "MOS" in _summary(d))
         assert Path(example).stem in driver.find_element("id", "video-input").text
 
 
