@@ -83,3 +83,22 @@ def test_a_saved_model_carries_its_calibration_and_an_uncalibrated_one_has_none(
     (broken / "calibration.json").write_text('{"kind": "logistic4"}')
     with pytest.raises(ModelLoadError, match="calibration.json' cannot be read.*no 'parameters'"):
         QClipModel.from_pretrained(broken)
+
+
+def test_the_map_travels_with_a_hub_push_and_loads_from_the_repo(model_dir, tmp_path):
+    from qclip_hf.testing.hub_server import LocalHubServer, run_with_hub
+
+    folder = tmp_path / "calibrated"
+    shutil.copytree(model_dir, folder)
+    LOGISTIC.save(folder)
+    server = LocalHubServer(tmp_path / "hub")
+    server.start()
+    try:
+        code = ("import json, sys\nfrom qclip_hf import QClipModel\n"
+                "QClipModel.from_pretrained(sys.argv[1]).push_to_hub('user/calibrated')\n"
+                "model = QClipModel.from_pretrained('user/calibrated')\n"
+                "print(json.dumps(model.calibration.to_dict()))\n")
+        done = run_with_hub(server.endpoint, code, tmp_path / "home", str(folder))
+    finally:
+        server.stop()
+    assert Calibration.from_dict(json.loads(done.stdout.strip().splitlines()[-1])) == LOGISTIC
