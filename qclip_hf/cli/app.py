@@ -15,8 +15,8 @@ def add_app_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="start the demo web app (Gradio): upload a video, see its score, levels, curve and frames",
         description=(
             "Start a local web page that scores an uploaded (or example) video with a Q-CLIP model and shows the "
-            "score, the most likely quality level, the level probabilities, the temporal quality curve and the "
-            'frames the model sampled. Needs Gradio: pip install "qclip-hf[app]".'
+            "MOS and its level (when the model is calibrated), the raw score, the prompt similarities, the temporal "
+            'quality curve and the frames the model sampled. Needs Gradio: pip install "qclip-hf[app]".'
         ),
     )
     parser.add_argument("--model", required=True, help="Hub id or directory of a saved Q-CLIP model")

@@ -20,6 +20,7 @@ from transformers import AutoTokenizer, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...backbones import get_backbone_spec
+from ...calibration.mapping import CALIBRATION_NAME, Calibration, load_calibration
 from ...errors import ModelLoadError
 from ...tuners.scma.registration import register_scma_peft_method
 from ..pe_core import register_pe_core_auto_classes
@@ -177,6 +178,8 @@ class QClipModel(QClipPreTrainedModel):
         else:
             self.quality_head = QClipExpectedLevelHead(len(config.level_names))
         self._text_cache: tuple[tuple, torch.Tensor] | None = None
+        # The map raw score -> MOS (`calibration.json`, loaded by from_pretrained); None: uncalibrated, raw score only.
+        self.calibration: Calibration | None = None
         self.post_init()
 
     # ------------------------------------------------------------------ construction helpers
@@ -352,8 +355,9 @@ class QClipModel(QClipPreTrainedModel):
     # ------------------------------------------------------------------ save / load
     def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any):
         """Write `config.json`, the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`), the prompt
-        context + head (`model.safetensors`), the matching video processor (`video_preprocessor_config.json`) and the
-        Q-CLIP model card (`README.md`). The frozen backbone is never written.
+        context + head (`model.safetensors`), the matching video processor (`video_preprocessor_config.json`), the
+        Q-CLIP model card (`README.md`) and, when the model is calibrated, `calibration.json` (an older one in the
+        folder is removed otherwise). The frozen backbone is never written.
 
         A local backbone folder is named relative to `save_directory` (`./backbone`) when it lies inside it, so the
         folder can be moved or pushed with it; otherwise by its absolute path, so the folder loads from any working
@@ -393,6 +397,11 @@ class QClipModel(QClipPreTrainedModel):
         with open(os.path.join(save_directory, PROMPT_TOKENS_NAME), "w", encoding="utf-8") as handle:
             json.dump(self.prompt_learner.token_ids(self.config.prompts()), handle)
         self._save_processor_and_card(save_directory, config)
+        calibration_file = os.path.join(save_directory, CALIBRATION_NAME)
+        if self.calibration is not None:
+            self.calibration.save(calibration_file)
+        elif os.path.isfile(calibration_file):  # a map fitted to other weights must not describe these
+            os.remove(calibration_file)
 
     def _save_processor_and_card(self, save_directory: str | os.PathLike, config: QClipConfig) -> None:
         from .video_processing_qclip import QClipVideoProcessor
@@ -448,7 +457,8 @@ class QClipModel(QClipPreTrainedModel):
         context and head from `pretrained_model_name_or_path` (a local directory or a Hub repo id).
 
         The backbone is built on the meta device and receives its checkpoint's tensors directly (no random
-        initialisation first); the tokenizer comes from the backbone.
+        initialisation first); the tokenizer comes from the backbone. A `calibration.json` in the folder or repo
+        becomes `model.calibration` (the map from raw score to MOS); without one it is `None` (uncalibrated).
 
         Raises:
             ModelLoadError: for a missing folder, an id not in the cache while offline, a gated, missing or private
@@ -485,6 +495,7 @@ class QClipModel(QClipPreTrainedModel):
                 raise ModelLoadError(f"model folder '{source}' has no {ADAPTER_WEIGHTS_NAME}",
                                      "save the model again with QClipModel.save_pretrained")
             head_file = head_weights_file(folder, source)
+            calibration = load_calibration(folder)  # a malformed calibration.json fails here, not after the backbone
             if backbone is None:
                 backbone = cls._load_backbone(config, **({"dtype": dtype} if dtype is not None else {}))
             model = cls(config, backbone=backbone, tokenizer=tokenizer,
@@ -508,6 +519,7 @@ class QClipModel(QClipPreTrainedModel):
                         mismatch,
                     )
             model._load_trainable_state_dict(load_safetensors(head_file), source=source)
+            model.calibration = calibration
         # Where the model came from, as transformers records it: the pipeline, the CLI, the report and the app load
         # the video processor saved there (for a Hub repo, at the commit these weights came from).
         local = Path(source).expanduser().is_dir()
