@@ -104,12 +104,23 @@ class VideoQualityPipeline(Pipeline):
             or resume point. `False` runs each batch in one forward: faster where one clip does not fill the
             hardware (a GPU, or a small model on CPU), but scores then move in the last bits (~1e-8) with the batch.
 
-    Output per video: `{"score": float, "levels": {level: probability}, "substituted_frames": int, "warnings":
-    [str]}` (`substituted_frames`: sampled frames that could not be decoded and were replaced by the nearest
-    decodable frame; `warnings`: what the decoder noticed, e.g. a fallback to a sequential read), plus with
-    `return_temporal=True`
-    `"temporal": [{"segment", "start_frame", "end_frame", "start_time", "end_time", "score"}]` (`end_frame` is
-    exclusive; times in seconds, `None` when the frame rate is unknown, e.g. for decoded frames).
+    Output per video: `{"score": float, "mos": float | None, "level": str | None, "prompt_level_probs": {level:
+    probability}, "substituted_frames": int, "warnings": [str]}`:
+
+    - `score`: the raw score, on the model's own scale (higher = better);
+    - `mos`: the score mapped to the MOS scale the model was calibrated on (`model.calibration`, saved as
+      `calibration.json`), and `level`: the band of that MOS (the MOS range cut into five equal bands, bad ...
+      excellent).
+      Both are `None` for an uncalibrated model (zero-shot, a converted release checkpoint, an older save): its
+      score is not on any MOS scale and no level is guessed; fit a calibration with `qclip-vqa calibrate`;
+    - `prompt_level_probs`: the softmax of the video's similarity to each level prompt ("... excellent quality"):
+      which words the video looks like to the backbone — not the level, which the trained head need not agree with;
+    - `substituted_frames`: sampled frames that could not be decoded and were replaced by the nearest decodable
+      frame; `warnings`: what the decoder noticed, e.g. a fallback to a sequential read;
+
+    plus with `return_temporal=True` `"temporal": [{"segment", "start_frame", "end_frame", "start_time", "end_time",
+    "score", "mos"}]` (`end_frame` is exclusive; times in seconds, `None` when the frame rate is unknown, e.g. for
+    decoded frames; `mos` as above).
 
     The text tower runs once per pipeline: in eval mode the model caches the level-prompt features.
 
@@ -119,7 +130,8 @@ class VideoQualityPipeline(Pipeline):
         >>> from transformers import pipeline
         >>> pipe = pipeline("video-quality", model="outputs/demo/run/best", device="cpu")  # doctest: +SKIP
         >>> pipe("clip.mp4")  # doctest: +SKIP
-        {'score': 3.71, 'levels': {'excellent': 0.41, 'good': 0.33, 'fair': 0.15, 'poor': 0.07, 'bad': 0.04}}
+        {'score': 0.0312, 'mos': 4.28, 'level': 'excellent', 'prompt_level_probs': {'excellent': 0.21, ...},
+         'substituted_frames': 0, 'warnings': []}
         >>> pipe(["a.mp4", "b.mkv"], batch_size=8, return_temporal=True, num_segments=4)  # doctest: +SKIP
         ```
     """
@@ -263,9 +275,14 @@ class VideoQualityPipeline(Pipeline):
     def postprocess(self, model_outputs: dict[str, torch.Tensor]) -> dict[str, Any]:
         scores = model_outputs["scores"][0]
         probs = model_outputs["level_probs"][0]
+        calibration = getattr(self.model, "calibration", None)
+        mos = calibration.mos_of(float(scores[0])) if calibration is not None else None
         result: dict[str, Any] = {
             "score": float(scores[0]),
-            "levels": {name: float(p) for name, p in zip(self.model.config.level_names, probs.tolist(), strict=True)},
+            "mos": mos,
+            "level": calibration.level_of(mos) if calibration is not None else None,
+            "prompt_level_probs": {name: float(p) for name, p in
+                                   zip(self.model.config.level_names, probs.tolist(), strict=True)},
         }
         report = _first_report(model_outputs.get("decode_reports"))
         result["substituted_frames"] = int(report.get("frames_substituted", 0))
@@ -282,6 +299,7 @@ class VideoQualityPipeline(Pipeline):
                     "start_time": float(start) / fps if known else None,
                     "end_time": float(end) / fps if known else None,
                     "score": float(score),
+                    "mos": calibration.mos_of(float(score)) if calibration is not None else None,
                 }
                 for k, ((start, end), score) in enumerate(zip(bounds.tolist(), scores[1:].tolist(), strict=True))
             ]
