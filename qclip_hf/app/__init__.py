@@ -3,7 +3,7 @@
 `pip install "qclip-hf[app]"`, then `qclip-vqa app --model DIR_OR_ID` (or `python app.py` in a Hugging Face Space).
 `gradio` is imported only when the app is built.
 
-- `scoring`: one video -> score, most likely level, level probabilities, temporal curve, sampled frames;
+- `scoring`: one video -> MOS and level (calibrated models), raw score, prompt similarities, temporal curve, frames;
 - `interface`: the Gradio Blocks page around it.
 """
 

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 
 from .app import add_app_parser
+from .calibrate import add_calibrate_parser
 from .report import add_report_parser
 from .score import add_score_parser, build_pipeline, run_score
 
@@ -20,7 +21,7 @@ EXIT_NOT_STARTED = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `qclip-vqa` parser with its subcommands `score`, `report` and `app` (imports no torch).
+    """The `qclip-vqa` parser with its subcommands `score`, `report`, `app` and `calibrate` (imports no torch).
 
     Example:
         ```python
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_score_parser(subparsers)
     add_report_parser(subparsers)
     add_app_parser(subparsers)
+    add_calibrate_parser(subparsers)
     return parser
 
 

@@ -6,11 +6,13 @@ output file (written to a temporary name, then renamed; the temporary file is re
 removes the journals. A run killed outright (power loss, SIGKILL) keeps its journals: the next run into the same
 output merges them first, repairing a journal whose last line was cut (with a warning).
 
-Row fields: `path` (see :mod:`.names` for names that are not plain text), `status` (`"ok"` / `"failed"`), `score`,
-`error`, `substituted_frames` (frames that could not be decoded and were replaced by their nearest decodable
-neighbour), `warnings` (the decoder's warnings, `"; "`-joined), `size`, `mtime_ns`, `run_key` (the resume key, see
-:mod:`.resume_key`), one `prob_<level>` per quality level and, with temporal scoring, `temporal` (the segment list;
-a JSON string in CSV and Parquet).
+Row fields: `path` (see :mod:`.names` for names that are not plain text), `status` (`"ok"` / `"failed"`), `score`
+(the raw score, the model's own scale), `mos` and `level` (the calibrated MOS and its band; empty for an
+uncalibrated model), `error`, `substituted_frames` (frames that could not be decoded and were replaced by their
+nearest decodable neighbour), `warnings` (the decoder's warnings, `"; "`-joined), `size`, `mtime_ns`, `run_key` (the
+resume key, see :mod:`.resume_key`), one `prompt_prob_<level>` per quality level (the softmax of the video's
+similarity to each level prompt; `prob_<level>` in older files, renamed on reading) and, with temporal scoring,
+`temporal` (the segment list; a JSON string in CSV and Parquet).
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from .names import encode_path, printable
 logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
-FIXED_COLUMNS = ("path", "status", "score", "error", "substituted_frames", "warnings", "size", "mtime_ns", "run_key")
+FIXED_COLUMNS = ("path", "status", "score", "mos", "level", "error", "substituted_frames", "warnings", "size", "mtime_ns", "run_key")
 REQUIRED_COLUMNS = ("path", "status", "score")
 STATUSES = ("ok", "failed")
 WARNING_SEPARATOR = "; "
+# The softmax of the prompt similarities, one column per level; result files before 0.2 named them `prob_<level>`.
+PROMPT_PROB_PREFIX = "prompt_prob_"
+_LEGACY_PROB_PREFIX = "prob_"
 _INT_COLUMNS = ("substituted_frames", "size", "mtime_ns")
 
 
@@ -126,25 +131,29 @@ def result_row(
     identity: dict[str, Any] | None = None,
     key: str | None = None,
 ) -> dict[str, Any]:
-    """A result row from a pipeline output (`{"score", "levels", ["temporal", "substituted_frames", "warnings"]}`)
-    or from the error a file raised; `identity` (`file_identity`) and `key` (`run_key`) make it resumable."""
+    """A result row from a pipeline output (`{"score", "mos", "level", "prompt_level_probs", ["temporal",
+    "substituted_frames", "warnings"]}`) or from the error a file raised; `identity` (`file_identity`) and `key`
+    (`run_key`) make it resumable. `mos` and `level` are empty for an uncalibrated model."""
     if (result is None) == (error is None):
         raise ValueError("result_row needs exactly one of `result` and `error`")
     identity = identity or {}
     row: dict[str, Any] = {"path": encode_path(path)}
     if error is not None:
         message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        row.update(status="failed", score=None, error=printable(message), substituted_frames=None, warnings=None)
+        row.update(status="failed", score=None, mos=None, level=None, error=printable(message),
+                   substituted_frames=None, warnings=None)
     else:
         substituted = result.get("substituted_frames")
         warnings = result.get("warnings")
-        row.update(status="ok", score=float(result["score"]), error=None,
+        mos = result.get("mos")
+        row.update(status="ok", score=float(result["score"]), mos=float(mos) if mos is not None else None,
+                   level=result.get("level"), error=None,
                    substituted_frames=int(substituted) if substituted is not None else None,
                    warnings=WARNING_SEPARATOR.join(printable(str(w)) for w in warnings) if warnings is not None
                    else None)
     row.update(size=identity.get("size"), mtime_ns=identity.get("mtime_ns"), run_key=key)
     if result is not None:
-        row.update({f"prob_{level}": float(p) for level, p in result["levels"].items()})
+        row.update({f"{PROMPT_PROB_PREFIX}{level}": float(p) for level, p in result["prompt_level_probs"].items()})
         if "temporal" in result:
             row["temporal"] = result["temporal"]
     return row
@@ -161,14 +170,22 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
         return []
     fmt = "jsonl" if path.endswith(".partial.jsonl") else output_format(path)
     if fmt == "jsonl":
-        return list(_read_jsonl(path))
+        return [_renamed(row) for row in _read_jsonl(path)]
     if fmt == "csv":
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        return [_from_text(row) for row in rows]
+        return [_renamed(_from_text(row)) for row in rows]
     import pyarrow.parquet as pq
 
-    return [_from_text(row) for row in pq.read_table(path).to_pylist()]
+    return [_renamed(_from_text(row)) for row in pq.read_table(path).to_pylist()]
+
+
+def _renamed(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of an older result file with today's names: `prob_<level>` -> `prompt_prob_<level>`."""
+    if not any(key.startswith(_LEGACY_PROB_PREFIX) for key in row):
+        return row
+    return {PROMPT_PROB_PREFIX + key[len(_LEGACY_PROB_PREFIX):] if key.startswith(_LEGACY_PROB_PREFIX) else key: value
+            for key, value in row.items()}
 
 
 def _read_jsonl(path: str) -> Iterator[dict[str, Any]]:
@@ -199,7 +216,8 @@ def _from_text(row: dict[str, Any]) -> dict[str, Any]:
             out[key] = None
         elif key == "temporal" and isinstance(value, str):
             out[key] = json.loads(value)
-        elif (key == "score" or key.startswith("prob_")) and isinstance(value, str):
+        elif (key in ("score", "mos") or key.startswith((PROMPT_PROB_PREFIX, _LEGACY_PROB_PREFIX))) \
+                and isinstance(value, str):
             out[key] = float(value)
         elif key in _INT_COLUMNS and isinstance(value, (str, float)):
             out[key] = int(float(value)) if isinstance(value, float) else int(value)
@@ -284,7 +302,7 @@ def merge_results(output: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    extra = sorted({key for row in rows for key in row if key.startswith("prob_")}, key=_level_order(rows))
+    extra = sorted({key for row in rows for key in row if key.startswith(PROMPT_PROB_PREFIX)}, key=_level_order(rows))
     tail = ["temporal"] if any("temporal" in row for row in rows) else []
     return [*FIXED_COLUMNS, *extra, *tail]
 
@@ -318,7 +336,7 @@ def _write(rows: list[dict[str, Any]], path: str, fmt: str) -> None:
 
     types = {"path": pa.string(), "status": pa.string(), "score": pa.float64(), "error": pa.string(),
              "substituted_frames": pa.int64(), "warnings": pa.string(), "size": pa.int64(), "mtime_ns": pa.int64(),
-             "run_key": pa.string(), "temporal": pa.string()}
+             "run_key": pa.string(), "temporal": pa.string(), "level": pa.string()}
     schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
     pq.write_table(pa.Table.from_pylist(flat, schema=schema), path)
 

@@ -5,8 +5,8 @@ A row is reused only when all three match:
 - the **file identity**: its path, size in bytes and modification time (nanoseconds) — a file rewritten in place
   is scored again (URLs have no identity beyond their text: a URL is reused while the run key matches);
 - the **model fingerprint**: the model's id or absolute directory, the requested revision, the resolved commit
-  (Hub models) and a SHA-256 of the model's own files (config, adapter and head weights; the backbone is named
-  by its id or path inside config.json);
+  (Hub models) and a SHA-256 of the model's own files (config, adapter and head weights, calibration — a new
+  calibration changes every row's `mos` and `level`; the backbone is named by its id or path inside config.json);
 - every **option that changes a score**: the video processor's whole configuration (frame size, normalisation,
   `num_frames`, sampling strategy and seed, resize mode, raw format, ...) and the pipeline's temporal options
   (`return_temporal`, `num_segments`).
@@ -27,7 +27,7 @@ from .files import is_url
 MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".json")
 MODEL_FILE_EXCLUDE = ("README.md", "training_args.bin")
 HUB_MODEL_FILES = ("config.json", "adapter_config.json", "adapter_model.safetensors", "model.safetensors",
-                   "video_preprocessor_config.json")
+                   "video_preprocessor_config.json", "calibration.json")
 _CHUNK = 1 << 20
 
 
