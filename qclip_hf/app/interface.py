@@ -20,7 +20,9 @@ TITLE = "Q-CLIP video quality"
 INTRO = (
     "Upload a video (or pick an example) to score its perceptual quality with a Q-CLIP model: a frozen "
     "vision-language backbone with a small trained adapter compares the video's frames with the prompts "
-    "*excellent / good / fair / poor / bad quality*. The score is on the model's own scale (higher = better)."
+    "*excellent / good / fair / poor / bad quality*. A calibrated model gives the MOS (the score on the scale of "
+    "its training labels) and its level (the band of that MOS); the raw score is on the model's own scale "
+    "(higher = better)."
 )
 EMPTY_MESSAGE = "Upload a video or pick an example, then press **Score**."
 
@@ -79,7 +81,7 @@ def build_demo(model: str | os.PathLike | VideoScorer, *, examples: Sequence[str
         except (ValueError, OSError, RuntimeError) as error:  # VideoDecodeError is a ValueError
             return undecodable_message(video, error), None, None, None
         curve = plot_temporal_curve(result.temporal, overall=result.score) if result.temporal else None
-        return result.summary_markdown(), result.levels, curve, result.frames
+        return result.summary_markdown(), result.prompt_level_probs, curve, result.frames
 
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {title}\n{INTRO}\n\nModel: `{scorer.model_name}`")
@@ -91,7 +93,9 @@ def build_demo(model: str | os.PathLike | VideoScorer, *, examples: Sequence[str
                 button = gr.Button("Score", variant="primary", elem_id="score-button")
             with gr.Column(scale=2):
                 summary = gr.Markdown(EMPTY_MESSAGE, elem_id="score-summary")
-                levels = gr.Label(label="Level probabilities", num_top_classes=len(scorer.level_names),
+                # No heading: the prompt the video matches best is not its level (the MOS band above is).
+                levels = gr.Label(label="Prompt similarity (softmax over the quality prompts; not the level)",
+                                  num_top_classes=len(scorer.level_names), show_heading=False,
                                   elem_id="level-probabilities")
         curve = gr.Plot(label="Quality over time (per segment)", elem_id="temporal-curve")
         frames = gr.Gallery(label="Frames the model looked at", columns=min(8, scorer.pipe.video_processor.num_frames),

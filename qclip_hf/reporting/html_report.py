@@ -1,10 +1,14 @@
 """The HTML report of a scoring run: one self-contained file a person opens in a browser (no network needed).
 
 It reads a result file written by `qclip-vqa score` (CSV, JSON Lines or Parquet; see
-:mod:`qclip_hf.inference.results`) and shows: a summary (counts, score statistics, score histogram, most likely
-levels), a sortable, filterable, paginated table of every video, the worst and best N videos with the frames the
-model sampled (re-decoded for those N files only), their level probabilities and temporal quality curve (when
+:mod:`qclip_hf.inference.results`) and shows: a summary (counts, MOS or score statistics and histogram, videos per
+level), a sortable, filterable, paginated table of every video, the worst and best N videos with the frames the
+model sampled (re-decoded for those N files only), their prompt similarities and temporal quality curve (when
 scored with `--return_temporal`), and the failures with their reasons.
+
+A run of a calibrated model shows each video's `mos` (its score on the MOS scale the model was calibrated on) and
+`level` (the band of that MOS) beside the raw score, and ranks by MOS; a run of an uncalibrated model says so and
+shows the raw score only, with no level (the prompt similarities are shown as what they are, not as a level).
 
 Example:
     ```python
@@ -83,19 +87,25 @@ def load_results(results_path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def level_names(rows: list[dict[str, Any]]) -> list[str]:
-    """The quality levels of the run, in the model's order (the order of the `prob_<level>` columns)."""
+    """The model's prompt levels, in its order (the order of the `prompt_prob_<level>` columns)."""
+    from ..inference.results import PROMPT_PROB_PREFIX
+
     names: list[str] = []
     for row in rows:
         for key in row:
-            if key.startswith("prob_") and key[5:] not in names:
-                names.append(key[5:])
+            if key.startswith(PROMPT_PROB_PREFIX) and key[len(PROMPT_PROB_PREFIX):] not in names:
+                names.append(key[len(PROMPT_PROB_PREFIX):])
     return names
 
 
-def most_likely_level(row: dict[str, Any], levels: list[str]) -> str | None:
-    probs = [(row.get(f"prob_{name}"), name) for name in levels]
-    probs = [(float(p), name) for p, name in probs if p is not None]
-    return max(probs)[1] if probs else None
+def is_calibrated(rows: list[dict[str, Any]]) -> bool:
+    """Whether the run's scored rows carry a calibrated `mos` (the model had a calibration when it scored them)."""
+    scored = [row for row in rows if row.get("status") == "ok"]
+    return bool(scored) and all(row.get("mos") is not None for row in scored)
+
+
+def _prompt_probs(row: dict[str, Any], levels: list[str]) -> dict[str, float]:
+    return {name: float(row[f"prompt_prob_{name}"]) for name in levels if row.get(f"prompt_prob_{name}") is not None}
 
 
 def _common_prefix(paths: list[str]) -> str:
@@ -121,7 +131,11 @@ def _rounded(value: Any, significant: int = 6) -> float | None:
 
 
 def table_data(rows: list[dict[str, Any]], levels: list[str], prefix: str) -> dict[str, Any]:
-    """Columns and compact row arrays of the table (paths relative to `prefix`, numbers rounded)."""
+    """Columns and compact row arrays of the table (paths relative to `prefix`, numbers rounded).
+
+    With calibrated rows: `mos` and `level` after the raw score, and the table sorted by MOS; without: the raw score
+    only (no level column: nothing is guessed)."""
+    calibrated = is_calibrated(rows)
     has_temporal = any(row.get("temporal") for row in rows)
     has_substituted = any(float(row.get("substituted_frames") or 0) > 0 for row in rows)
     has_errors = any(row.get("error") for row in rows)
@@ -130,11 +144,15 @@ def table_data(rows: list[dict[str, Any]], levels: list[str], prefix: str) -> di
         {"key": "path", "label": "video", "type": "text", "help": "the video file"},
         {"key": "status", "label": "status", "type": "text", "help": "ok = scored, failed = could not be scored"},
         {"key": "score", "label": "score", "type": "number", "precision": 4,
-         "help": "quality score on the model's own scale; higher = better"},
-        {"key": "level", "label": "most likely level", "type": "text",
-         "help": "the quality level with the highest probability"},
-        *({"key": f"prob_{name}", "label": f"P({name})", "type": "number", "digits": 3,
-           "help": f"probability that the video looks '{name}'"} for name in levels),
+         "help": "raw quality score on the model's own scale; higher = better"},
+        *([{"key": "mos", "label": "MOS", "type": "number", "digits": 2,
+            "help": "the score mapped to the MOS scale the model was calibrated on"},
+           {"key": "level", "label": "level", "type": "text",
+            "help": "the band of the MOS: the MOS range cut into five equal bands, bad to excellent"}]
+          if calibrated else []),
+        *({"key": f"prompt_prob_{name}", "label": f"prompt {name}", "type": "number", "digits": 3,
+           "help": f"softmax of the video's similarity to the prompt '... {name} quality': what the video looks like "
+                   "to the backbone, which the trained score need not follow (not the level)"} for name in levels),
     ]
     if has_temporal:
         columns.append({"key": "worst_segment", "label": "worst segment", "type": "number", "precision": 4,
@@ -155,17 +173,17 @@ def table_data(rows: list[dict[str, Any]], levels: list[str], prefix: str) -> di
             if key == "path":
                 values.append(_relative(str(row["path"]), prefix))
             elif key == "level":
-                values.append(most_likely_level(row, levels) if row.get("status") == "ok" else None)
+                values.append(row.get("level") if row.get("status") == "ok" else None)
             elif key == "worst_segment":
                 segments = row.get("temporal") or []
                 values.append(_rounded(min(s["score"] for s in segments)) if segments else None)
             elif column["type"] == "number":
-                values.append(_rounded(row.get(key), 4 if key.startswith("prob_") else 6))
+                values.append(_rounded(row.get(key), 4 if key.startswith("prompt_prob_") else 6))
             else:
                 value = row.get(key)
                 values.append(None if value in (None, "") else str(value))
         data_rows.append(values)
-    return {"columns": columns, "rows": data_rows, "sort_key": "score"}
+    return {"columns": columns, "rows": data_rows, "sort_key": "mos" if calibrated else "score"}
 
 
 def _resolve_video(path: str, results_dir: Path) -> Path | None:
@@ -181,14 +199,15 @@ def _card(row: dict[str, Any], rank: int, levels: list[str], results_dir: Path, 
     from .scoring_plots import figure_to_data_uri, plot_level_probabilities, plot_temporal_curve
     from .thumbnails import image_to_data_uri, sampled_frames, thumbnail
 
-    probs = {name: float(row[f"prob_{name}"]) for name in levels if row.get(f"prob_{name}") is not None}
+    probs = _prompt_probs(row, levels)
     card: dict[str, Any] = {
         "rank": rank, "name": _relative(str(row["path"]), prefix), "score": f"{float(row['score']):.4g}",
-        "level": most_likely_level(row, levels) or "—", "warnings": row.get("warnings") or "",
+        "mos": f"{float(row['mos']):.2f}" if row.get("mos") is not None else None, "level": row.get("level"),
+        "warnings": row.get("warnings") or "",
         "frames": [], "frames_error": None, "levels_uri": None, "temporal_uri": None,
     }
     if probs:
-        card["levels_uri"] = figure_to_data_uri(plot_level_probabilities(probs))
+        card["levels_uri"] = figure_to_data_uri(plot_level_probabilities(probs, title="Prompt similarity (softmax)"))
     if row.get("temporal"):
         card["temporal_uri"] = figure_to_data_uri(plot_temporal_curve(row["temporal"], overall=float(row["score"])))
     if sampler is None:
@@ -209,30 +228,52 @@ def _card(row: dict[str, Any], rank: int, levels: list[str], results_dir: Path, 
     return card
 
 
-def _score_stats(scores: list[float]) -> list[tuple[str, str]]:
+def _score_stats(scores: list[float], what: str = "score") -> list[tuple[str, str]]:
     if not scores:
         return []
-    stats = [("mean score", statistics.fmean(scores)), ("median", statistics.median(scores)),
+    stats = [(f"mean {what}", statistics.fmean(scores)), ("median", statistics.median(scores)),
              ("min", min(scores)), ("max", max(scores))]
     if len(scores) > 1:
         stats.insert(2, ("std", statistics.stdev(scores)))
-    return [(name, f"{value:.4g}") for name, value in stats]
+    digits = ".3g" if what == "MOS" else ".4g"
+    return [(name, f"{value:{digits}}") for name, value in stats]
+
+
+def calibration_note(calibration: Any, calibrated: bool) -> dict[str, Any]:
+    """What the summary says about the scale: calibrated (the scale, the bands, what it was fitted on) or not."""
+    from ..calibration.mapping import KIND_DESCRIPTIONS
+
+    if not calibrated:
+        return {"calibrated": False}
+    if calibration is None:  # the rows carry MOS, but the model's calibration.json was not given or not found
+        return {"calibrated": True, "scale": "the MOS scale the model was calibrated on", "bands": [], "fitted": None}
+    low, high = calibration.mos_range
+    edges = calibration.band_edges()
+    bands = [(calibration.level_of((a + b) / 2), f"{a:g}", f"{b:g}") for a, b in zip(edges, edges[1:], strict=False)]
+    direction = "higher = better" if calibration.higher_is_better else "lower = better"
+    fitted = ", ".join(filter(None, [KIND_DESCRIPTIONS[calibration.kind], calibration.provenance()]))
+    return {"calibrated": True, "scale": f"MOS {low:g}-{high:g} ({direction})", "bands": bands, "fitted": fitted}
 
 
 def build_report(rows: list[dict[str, Any]], *, results_path: str = "", model: str | None = None,
                  top_n: int = DEFAULT_TOP_N, sampler: Any = None, results_dir: Path | None = None,
-                 thumbnail_height: int = 72, title: str | None = None) -> str:
-    """The report's HTML for already-loaded result rows (see [`write_report`] for the arguments)."""
+                 thumbnail_height: int = 72, title: str | None = None, calibration: Any = None) -> str:
+    """The report's HTML for already-loaded result rows (see [`write_report`] for the arguments; `calibration`: the
+    model's [`~qclip_hf.calibration.Calibration`], which names the MOS scale and its bands in the summary)."""
     from jinja2 import Environment
 
     from .._version import __version__
+    from ..calibration.mapping import DEFAULT_LEVEL_NAMES
     from .scoring_plots import figure_to_data_uri, plot_level_counts, plot_score_histogram
 
     levels = level_names(rows)
+    calibrated = is_calibrated(rows)
     ok_rows = [row for row in rows if row.get("status") == "ok" and row.get("score") is not None]
     failed_rows = [row for row in rows if row.get("status") != "ok"]
     scores = [float(row["score"]) for row in ok_rows]
-    ranked = sorted(ok_rows, key=lambda row: float(row["score"]))
+    shown = [float(row["mos"]) for row in ok_rows] if calibrated else scores  # what the summary describes
+    # Worst and best by MOS when calibrated (a map may run against the raw score), else by the raw score.
+    ranked = sorted(ok_rows, key=lambda row: float(row["mos"] if calibrated else row["score"]))
     count = min(top_n, len(ranked) // 2 if len(ranked) > 1 else len(ranked))  # worst and best never overlap
     results_dir = results_dir or Path(".")
     prefix = _common_prefix([str(row["path"]) for row in rows])
@@ -243,14 +284,18 @@ def build_report(rows: list[dict[str, Any]], *, results_path: str = "", model: s
             for i, row in enumerate(best_rows)]
 
     summary_plots = []
-    if scores:
-        marks = {"median": statistics.median(scores)}
-        summary_plots.append({"uri": figure_to_data_uri(plot_score_histogram(scores, marks=marks)),
-                              "alt": "score histogram"})
-    if levels and ok_rows:
-        counts = Counter(most_likely_level(row, levels) for row in ok_rows)
-        summary_plots.append({"uri": figure_to_data_uri(plot_level_counts({n: counts.get(n, 0) for n in levels})),
-                              "alt": "most likely level counts"})
+    if shown:
+        marks = {"median": statistics.median(shown)}
+        labels = {"title": "MOS distribution", "xlabel": "MOS (calibrated; higher = better)"} if calibrated else {}
+        histogram = plot_score_histogram(shown, marks=marks, **labels)
+        summary_plots.append({"uri": figure_to_data_uri(histogram), "alt": "MOS histogram" if calibrated
+                              else "score histogram"})
+    if calibrated:  # videos per level (the band of the MOS); an uncalibrated run has no level to count
+        counts = Counter(row.get("level") for row in ok_rows)
+        order = list(calibration.level_names if calibration is not None else DEFAULT_LEVEL_NAMES)
+        order += sorted(name for name in counts if name not in order)
+        chart = plot_level_counts({n: counts.get(n, 0) for n in order}, title="Videos per level (band of the MOS)")
+        summary_plots.append({"uri": figure_to_data_uri(chart), "alt": "videos per level"})
     data = table_data(rows, levels, prefix)
     if sampler is not None:
         frames_note = (f"Frames: the {sampler.num_frames} frames the model samples ({sampler.sampling_strategy}), "
@@ -267,7 +312,8 @@ def build_report(rows: list[dict[str, Any]], *, results_path: str = "", model: s
         total=len(rows), ok=len(ok_rows), failures_total=len(failed_rows),
         failures=[{"path": row["path"], "error": row.get("error") or "unknown error"}
                   for row in failed_rows[:MAX_LISTED_FAILURES]],
-        score_stats=_score_stats(scores), level_names=levels, summary_plots=summary_plots,
+        score_stats=_score_stats(shown, "MOS" if calibrated else "score"), level_names=levels,
+        summary_plots=summary_plots, calibration=calibration_note(calibration, calibrated),
         common_prefix=prefix, worst=worst, best=best, frames_note=frames_note,
         data_json=_Markup(data_json),
     )
@@ -289,7 +335,8 @@ def write_report(results_path: str | os.PathLike, report_path: str | os.PathLike
         results_path (`str` or `os.PathLike`): a `.csv`, `.jsonl` or `.parquet` written by `qclip-vqa score`.
         report_path (`str` or `os.PathLike`): the `.html` file to write (parent folders are created).
         model (`str`, *optional*): the model directory or Hub id that scored the run; its saved video processor
-            decides which frames the thumbnails show (otherwise 8 uniformly sampled frames).
+            decides which frames the thumbnails show (otherwise 8 uniformly sampled frames), and its calibration
+            names the MOS scale and the level bands in the summary.
         top_n (`int`, *optional*, defaults to 5): how many worst and best videos get a card with frames.
         num_frames (`int`, *optional*): frames per video, when the run overrode the model's (`--num_frames`).
         sampling_strategy (`str`, *optional*): frame sampler, when the run overrode the model's.
@@ -315,9 +362,11 @@ def write_report(results_path: str | os.PathLike, report_path: str | os.PathLike
         from .thumbnails import frame_sampler
 
         sampler = frame_sampler(model, num_frames=num_frames, sampling_strategy=sampling_strategy, revision=revision)
+    from ..calibration.mapping import find_calibration
+
     html = build_report(rows, results_path=str(results), model=None if model is None else str(model), top_n=top_n,
                         sampler=sampler, results_dir=results.resolve().parent, thumbnail_height=thumbnail_height,
-                        title=title)
+                        title=title, calibration=find_calibration(model, revision) if is_calibrated(rows) else None)
     report.parent.mkdir(parents=True, exist_ok=True)
     temporary = report.with_name(f".{report.name}.tmp.{os.getpid()}")
     temporary.write_text(html, encoding="utf-8")
@@ -325,5 +374,5 @@ def write_report(results_path: str | os.PathLike, report_path: str | os.PathLike
     return report
 
 
-__all__ = ["DEFAULT_TOP_N", "ResultsFileError", "build_report", "check_report_path", "level_names", "load_results",
-           "table_data", "write_report"]
+__all__ = ["DEFAULT_TOP_N", "ResultsFileError", "build_report", "calibration_note", "check_report_path",
+           "is_calibrated", "level_names", "load_results", "table_data", "write_report"]

@@ -67,10 +67,19 @@ REPORT_TEMPLATE = r"""<!DOCTYPE html>
   <div class="stat"><span class="muted">scored</span><b id="stat-ok">{{ ok }}</b></div>
   <div class="stat failed"><span class="muted">failed</span><b id="stat-failed">{{ failures_total }}</b></div>
   {% for name, value in score_stats %}<div class="stat"><span class="muted">{{ name }}</span><b>{{ value }}</b></div>{% endfor %}
+  <div class="stat"><span class="muted">scale</span><b id="stat-scale">{% if calibration.calibrated %}MOS{% else %}uncalibrated{% endif %}</b></div>
 </div>
-<p class="note">Scores are on the model's own scale (a weighted sum of frame-text similarities), not on a MOS
-scale: compare videos with each other, higher means better quality. The most likely level is the quality word
-("{{ level_names|join('", "') }}") whose prompt the video matches best.</p>
+{% if calibration.calibrated %}<p class="note" id="scale-note"><b>MOS</b> is each video's score mapped to {{ calibration.scale }},
+the scale the model was calibrated on{% if calibration.fitted %} ({{ calibration.fitted }}){% endif %}; its <b>level</b> is the
+band of that MOS{% if calibration.bands %}: {% for name, low, high in calibration.bands %}{{ name }} {{ low }}–{{ high }}{% if not loop.last %}, {% endif %}{% endfor %}{% endif %}.
+<b>score</b> is the raw score on the model's own scale. The <b>prompt</b> columns are the softmax of the video's
+similarity to each prompt ("{{ level_names|join('", "') }}"): what the video looks like to the backbone, which the
+trained score need not follow — not the level.</p>
+{% else %}<p class="note" id="scale-note"><b>Uncalibrated</b>: this model has no calibration (no
+<code>calibration.json</code>), so its scores are on its own scale (a weighted sum of frame-text similarities), not
+MOS, and no level is given: compare videos with each other, higher means better quality. Fit a calibration on
+labelled videos with <code>qclip-vqa calibrate</code>. The <b>prompt</b> columns are the softmax of the video's
+similarity to each prompt ("{{ level_names|join('", "') }}"), not a level.</p>{% endif %}
 <div class="plots">
 {% for plot in summary_plots %}<img src="{{ plot.uri }}" alt="{{ plot.alt }}" title="{{ plot.alt }}">{% endfor %}
 </div>
@@ -95,7 +104,7 @@ and error text.{% if common_prefix %} Paths are shown relative to <code>{{ commo
 {% for card in section[2] %}
 <div class="card" id="{{ section[0] }}-{{ loop.index }}">
   <h3>#{{ card.rank }} {{ card.name }}</h3>
-  <div class="meta"><span class="score">{{ card.score }}</span> <span class="muted">· most likely <b>{{ card.level }}</b></span>
+  <div class="meta">{% if card.mos %}<span class="score">MOS {{ card.mos }} · {{ card.level }}</span> <span class="muted">· score {{ card.score }}</span>{% else %}<span class="score">{{ card.score }}</span> <span class="muted">· uncalibrated (raw score, no level)</span>{% endif %}
   {% if card.warnings %}<div class="muted">warnings: {{ card.warnings }}</div>{% endif %}</div>
   {% if card.frames %}<div class="strip">{% for frame in card.frames %}<figure><img src="{{ frame.uri }}" alt="frame {{ frame.index }}" height="{{ frame.height }}"><figcaption>frame {{ frame.index }}</figcaption></figure>{% endfor %}</div>
   {% elif card.frames_error %}<div class="muted">frames not shown: {{ card.frames_error }}</div>{% endif %}
