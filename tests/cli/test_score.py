@@ -43,7 +43,8 @@ def test_folder_with_damaged_files(cli, model_dir, folder, tmp_path, extension):
     # Each failure is listed with its reason.
     assert all(f"failed: {root / name}: " in run.stderr for name in failed)
     ok = [r for r in rows if r["status"] == "ok"]
-    assert all(isinstance(r["score"], float) and r["prob_excellent"] is not None for r in ok)
+    assert all(isinstance(r["score"], float) and r["prompt_prob_excellent"] is not None for r in ok)
+    assert all(r["mos"] is None and r["level"] is None for r in rows)  # an uncalibrated model: raw score only
     assert all(isinstance(r["size"], int) and isinstance(r["mtime_ns"], int) and len(r["run_key"]) == 16 for r in ok)
     assert all("substituted_frames" in r and "warnings" in r for r in rows)
     assert any(r["path"].endswith("renamed.mkv") for r in ok)
@@ -113,8 +114,9 @@ def test_cut_journal_is_repaired_with_a_warning(cli, model_dir, folder, tmp_path
     assert got.keys() == expected.keys()
     for path, row in got.items():  # the rescored row was scored in a batch of 1: equal up to float rounding
         assert row["score"] == pytest.approx(expected[path]["score"], abs=1e-6)
-        assert {k: v for k, v in row.items() if k not in ("score", "temporal") and not k.startswith("prob_")} == {
-            k: v for k, v in expected[path].items() if k not in ("score", "temporal") and not k.startswith("prob_")}
+        assert {k: v for k, v in row.items() if k not in ("score", "temporal") and not k.startswith("prompt_prob_")} \
+            == {k: v for k, v in expected[path].items()
+                if k not in ("score", "temporal") and not k.startswith("prompt_prob_")}
     assert cli.leftovers(tmp_path) == []
 
 
@@ -130,3 +132,28 @@ def test_report_flag_writes_the_html_report_after_scoring(cli, model_dir, folder
     blocked = cli.run(root, "--model", model_dir, "--output", tmp_path / "other.csv", "--report", tmp_path)
     assert blocked.returncode == 2 and blocked.stderr.startswith("error: --report") and not (
         tmp_path / "other.csv").exists()
+
+
+@pytest.mark.parametrize("extension", ["csv", "jsonl", "parquet"])
+def test_a_calibrated_model_writes_mos_and_level_columns(cli, model_dir, folder, tmp_path, extension):
+    from qclip_hf.calibration import Calibration
+
+    root, _, _ = folder
+    calibrated = tmp_path / "calibrated"
+    shutil.copytree(model_dir, calibrated)
+    calibration = Calibration("logistic4", {"b1": 5.0, "b2": 1.0, "b3": 0.0, "b4": 0.05}, mos_range=(1.0, 5.0))
+    calibration.save(calibrated)
+    output = tmp_path / f"results.{extension}"
+    run = cli.run(root / "gen", "--model", calibrated, "--output", output, "--device", "cpu", "--return_temporal")
+    assert run.returncode == 0, run.stderr
+    if extension == "csv":
+        header = output.read_text().splitlines()[0].split(",")
+        assert header[:5] == ["path", "status", "score", "mos", "level"]
+        assert [c for c in header if "prob" in c] == [f"prompt_prob_{n}" for n in ("excellent", "good", "fair",
+                                                                                  "poor", "bad")]
+    rows = read_rows(output)
+    assert rows and all(r["status"] == "ok" for r in rows)
+    for row in rows:
+        assert isinstance(row["mos"], float) and row["mos"] == pytest.approx(calibration.mos_of(row["score"]))
+        assert row["level"] == calibration.level_of(row["mos"])
+        assert all(s["mos"] == pytest.approx(calibration.mos_of(s["score"])) for s in row["temporal"])
