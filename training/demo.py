@@ -56,8 +56,44 @@ METRIC_NOTES = [
     "PLCC: linear correlation after mapping scores to MOS with a logistic fit; RMSE: error of that mapping, "
     "in MOS points.",
 ]
-SCORE_NOTE = ("score: the model's own scale (a weighted sum of frame-text similarities; higher = better), "
-              f"not MOS. MOS: the generated label, {MOS_SCALE}.")
+SCORE_NOTE = ("score: the raw score, on the model's own scale (a weighted sum of frame-text similarities; "
+              f"higher = better). true MOS: the generated label, {MOS_SCALE}.")
+CALIBRATION_NOTES = [
+    "MOS: the raw score mapped to the 1-5 MOS scale by the calibration saved with the model (calibration.json); "
+    "level: the band of that MOS (five equal bands of 1-5: bad 1-1.8, poor 1.8-2.6, fair 2.6-3.4, good 3.4-4.2, "
+    "excellent 4.2-5).",
+]
+
+
+def calibrated_held_out(model: QClipModel, predicted: dict, test_dir: Path) -> tuple[list[dict], dict]:
+    """One row per held-out video (raw score, calibrated MOS, true MOS, level), worst true MOS first, and the
+    metrics of the calibrated MOS against the true MOS: SROCC (the raw score's, unchanged: the map is monotonic),
+    PLCC and RMSE on the MOS scale with no further fit."""
+    from qclip_hf.metrics import compute_vqa_metrics
+
+    names = [Path(str(video_input(v))).name for v in load_dataset_from_spec(f"videofolder:{test_dir}")["video"]]
+    scores, labels = predicted["predictions"], predicted["labels"]
+    calibration = model.calibration
+    mos = calibration.mos(scores) if calibration is not None else [None] * len(scores)
+    rows = [{"video": names[int(i)], "true": float(label), "score": float(score),
+             "mos": None if m is None else float(m),
+             "level": calibration.level_of(m) if calibration is not None else "uncalibrated"}
+            for i, score, m, label in zip(predicted["index"], scores, mos, labels, strict=True)]
+    rows.sort(key=lambda row: (row["true"], row["video"]))
+    raw = compute_vqa_metrics(scores, labels, fit="none")
+    if calibration is None:
+        return rows, {"calibrated": False, "srocc_raw": raw["srocc"]}
+    calibrated = compute_vqa_metrics(mos, labels, fit="none")
+    # The map is monotonic: it cannot change a rank, so SROCC is the raw score's exactly (sign flipped when the map
+    # decreases: a model whose scores run against the MOS).
+    sign = 1.0 if calibration.increasing else -1.0
+    if calibrated["srocc"] != sign * raw["srocc"]:
+        raise AssertionError(f"calibration changed SROCC: {raw['srocc']!r} -> {calibrated['srocc']!r}")
+    return rows, {"calibrated": True, "direction": "increasing" if calibration.increasing else "decreasing",
+                  "srocc_raw": raw["srocc"], "srocc_mos": calibrated["srocc"],
+                  "plcc_mos": calibrated["plcc"], "rmse_mos": calibrated["rmse"],
+                  "calibration": calibration.describe(), "calibration_fit": dict(calibration.fit),
+                  "fitted_on_test_set": bool(calibration.data.get("is_test_set"))}
 
 
 def saved_model_dir(run_dir: Path) -> Path:
@@ -126,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--train_data", f"videofolder:{data / 'train'}", "--eval_data", f"held-out=videofolder:{data / 'test'}",
         "--num_epochs", str(args.num_epochs), "--batch_size", "16", "--learning_rate", "3e-3",
         "--checkpointing_steps", "none", "--output_dir", str(output / "run"), "--seed", str(args.seed), "--cpu",
-        "--fit", FIT,
+        "--fit", FIT, "--mos_range", "1", "5",
     ])
     model_dir = saved_model_dir(output / "run")
     trained = QClipModel.from_pretrained(model_dir)
@@ -140,6 +176,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     scatter = scatter_with_fit(predicted["predictions"], predicted["labels"], output / "scatter_held_out.png",
                                fit=FIT, title="held-out: predicted score vs MOS")
+    held_out, calibrated = calibrated_held_out(trained, predicted, data / "test")
+    notes = [SCORE_NOTE, *CALIBRATION_NOTES]
+    if calibrated["calibrated"]:
+        notes.append(f"calibration: {calibrated['calibration']}.")
+        flipped = "" if calibrated["direction"] == "increasing" else (
+            ", sign flipped: the map decreases, these scores run against the MOS")
+        notes.append(f"SROCC raw score {calibrated['srocc_raw']:.4f}, calibrated MOS {calibrated['srocc_mos']:.4f} "
+                     f"(the same ranks: monotonic map{flipped}); calibrated MOS vs true MOS: PLCC "
+                     f"{calibrated['plcc_mos']:.4f}, RMSE {calibrated['rmse_mos']:.4f} MOS points.")
+        if calibrated["fitted_on_test_set"]:
+            notes.append("The demo has no validation set, so the map was fitted on these held-out videos themselves "
+                         "(the set that selected the epoch): this RMSE is in-sample.")
+    else:
+        notes.append("uncalibrated: the model was saved without a calibration, so it has no MOS and no level.")
+    print(format_table(held_out, ["video", ("true", "true MOS"), ("score", "score"), ("mos", "MOS"), "level"],
+                       title=f"{len(held_out)} held-out videos: raw score, calibrated MOS, true MOS and level",
+                       notes=notes, decimals=4))
 
     print_section("4. Scoring the held-out folder (qclip-vqa score) and its HTML report")
     scores, report = score_and_report(model_dir, data / "test", output)
@@ -152,14 +205,16 @@ def main(argv: list[str] | None = None) -> dict:
     results = scorer([str(video_input(row["video"])) for row in picks], batch_size=4, return_temporal=True)
     table = []
     for row, result in zip(picks, results, strict=True):
-        table.append({"video": Path(str(video_input(row["video"]))).name, "mos": float(row["mos"]),
-                      "score": result["score"], "level": max(result["levels"], key=result["levels"].get),
-                      "temporal": " ".join(f"{segment['score']:.3f}" for segment in result["temporal"])})
-    print(format_table(table, ["video", ("mos", "MOS"), ("score", "score"), ("level", "most likely level"),
-                               ("temporal", "score per segment (4 equal parts)")],
-                       notes=[SCORE_NOTE, "most likely level: the quality word whose prompt the video matches best."]))
+        table.append({"video": Path(str(video_input(row["video"]))).name, "true": float(row["mos"]),
+                      "score": result["score"], "mos": result["mos"], "level": result["level"] or "uncalibrated",
+                      "temporal": " ".join("-" if segment["mos"] is None else f"{segment['mos']:.2f}"
+                                           for segment in result["temporal"])})
+    print(format_table(table, ["video", ("true", "true MOS"), ("score", "score"), ("mos", "MOS"), "level",
+                               ("temporal", "MOS per segment (4 equal parts)")],
+                       notes=[SCORE_NOTE, *CALIBRATION_NOTES]))
 
-    summary = {"held_out_untrained": before, "held_out_trained": after, "wall_time_s": round(time.time() - start, 1),
+    summary = {"held_out_untrained": before, "held_out_trained": after, "held_out_calibrated": calibrated,
+               "wall_time_s": round(time.time() - start, 1),
                "model": str(model_dir), "report": str(report), "scores": str(scores), "scatter": str(scatter)}
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     print_section("Summary")

@@ -11,7 +11,11 @@ from pathlib import Path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
-LEVELS = {"excellent", "good", "fair", "poor", "bad"}
+LEVELS = ("bad", "poor", "fair", "good", "excellent")  # the bands of MOS 1-5, lowest first
+
+
+def _band(mos: float) -> str:
+    return LEVELS[min(max(int((mos - 1.0) / 0.8 + 1e-9), 0), 4)]
 
 
 def test_main_job_explains_itself_and_leaves_a_report_a_plot_and_the_next_commands(tmp_path):
@@ -26,19 +30,39 @@ def test_main_job_explains_itself_and_leaves_a_report_a_plot_and_the_next_comman
     assert re.search(r"^untrained\s+-?\d\.\d{4}", out, re.M) and re.search(r"^trained \(\w+/\)\s+-?\d\.\d{4}", out, re.M)
     assert "SROCC / KROCC: rank correlation" in out and "PLCC: linear correlation" in out
     assert "MOS: 1 (bad) to 5" in out
-    # The pipeline table: each column named, scores said to be on the model's scale.
-    assert re.search(r"^video\s+MOS\s+score\s+most likely level\s+score per segment", out, re.M)
-    rows = re.findall(r"^(src\d\d_\S+\.mp4)\s+(\d\.\d{4})\s+(-?\d\.\d{4})\s+(\w+)\s+((?:-?\d\.\d{3} ?){4})$", out, re.M)
-    assert len(rows) == 6 and all(level in LEVELS for *_, level, _ in rows)
-    assert "score: the model's own scale" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
+    # The held-out table: raw score, calibrated MOS, true MOS and level side by side, for every held-out video.
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    calibrated = summary["held_out_calibrated"]
+    assert calibrated["calibrated"], "the demo's model was saved without a calibration"
+    assert re.search(r"^video\s+true MOS\s+score\s+MOS\s+level$", out, re.M)
+    number = r"(-?\d+\.\d+(?:e[-+]\d+)?)"
+    held_out = re.findall(rf"^(src\d\d_\S+\.mp4)\s+(\d\.\d{{4}})\s+{number}\s+{number}\s+(\w+)$", out, re.M)
+    test_videos = sorted((tmp_path / "synthetic_vqa" / "test").rglob("*.mp4"))
+    assert len(held_out) == len(test_videos) > 0
+    for _, true, _, mos, level in held_out:
+        # The level is the band of the calibrated MOS (1-5 in five equal bands), not the prompts' argmax: a pristine
+        # clip (true MOS 5) whose calibrated MOS is high reads good or excellent, never "poor".
+        assert level == _band(float(mos)), (mos, level)
+        if float(true) == 5.0 and float(mos) >= 3.4:
+            assert level in ("good", "excellent")
+    # Calibration is monotonic: SROCC unchanged (its sign flips only if one epoch left the scores running against
+    # the MOS and the map decreases); RMSE is reported on the MOS scale.
+    sign = 1 if calibrated["direction"] == "increasing" else -1
+    assert calibrated["srocc_mos"] == sign * calibrated["srocc_raw"] == sign * summary["held_out_trained"]["srocc"]
+    assert f"RMSE {calibrated['rmse_mos']:.4f} MOS points" in out and calibrated["rmse_mos"] < 4
+    assert "(the same ranks: monotonic map" in out and "score: the raw score, on the model's own scale" in out
+    # The pipeline table: the same columns from pipeline("video-quality"), with the MOS of each segment.
+    assert re.search(r"^video\s+true MOS\s+score\s+MOS\s+level\s+MOS per segment", out, re.M)
+    rows = re.findall(rf"^(src\d\d_\S+\.mp4)\s+(\d\.\d{{4}})\s+{number}\s+{number}\s+(\w+)\s+((?:-?\d\.\d\d ?){{4}})$",
+                      out, re.M)
+    assert len(rows) == 6 and all(level == _band(float(mos)) for _, _, _, mos, level, _ in rows)
     assert set(summary["held_out_trained"]) == {"srocc", "plcc", "krocc", "rmse"}
     assert (Path(summary["model"]) / "adapter_model.safetensors").is_file()
     assert Path(summary["model"]).parent == tmp_path / "run"
     # What a person looks at: the report of the held-out scoring run and the scatter plot.
     report = tmp_path / "report.html"
     html = report.read_text(encoding="utf-8")
-    test_videos = sorted((tmp_path / "synthetic_vqa" / "test").rglob("*.mp4"))
     data = json.loads(re.search(r'id="report-data">(.*?)</script>', html, re.S).group(1))
     assert len(data["rows"]) == len(test_videos) > 0
     assert Image.open(tmp_path / "scatter_held_out.png").size[0] > 300
