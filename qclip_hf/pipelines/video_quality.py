@@ -81,8 +81,9 @@ def collate_model_inputs(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 class VideoQualityPipeline(Pipeline):
     r"""
-    Video quality assessment with a Q-CLIP model: one score per video, the probability of each quality level and,
-    on request, a temporal quality curve.
+    Video quality assessment with a Q-CLIP model: one score per video (raw, and on the MOS scale with its level
+    when the model is calibrated), the video's similarity to each quality prompt and, on request, a temporal
+    quality curve.
 
     Inputs: a path, an http(s) URL, bytes, a binary file-like object, decoded frames (a uint8 numpy array or torch
     tensor shaped (T, H, W, C) or (T, C, H, W), or a list of PIL images), or a list of those (a list of PIL images
