@@ -1,9 +1,12 @@
 """Accelerate checkpoints that hold only what trains, written atomically and refused when they belong to another model.
 
 A checkpoint `OUTPUT/step_N/` is written as `OUTPUT/step_N.tmp/` and renamed once complete; its last file,
-`qclip_checkpoint.json` (the completion marker), holds the step, the model's fingerprint and the run's history so far.
-`latest` picks the highest complete `step_N`; a crash mid-write leaves only a `.tmp` directory that is never resumed
-from and is removed by the next save.
+`qclip_checkpoint.json` (the completion marker), holds the step, the model's fingerprint and the run's history so far,
+and is itself written through a temporary file and a rename. `latest` picks the highest complete `step_N`; a crash
+mid-write leaves only a `.tmp` directory that is never resumed from and is removed by the next save. A checkpoint is
+deleted (replaced by a re-run of its step, or beyond `total_limit`) by first renaming it `step_N.old`, then removing
+its marker, then its files: however a process is killed, a directory named `step_N` or holding the marker is complete
+(tests/training/test_checkpoint_interruption.py kills saves at those points).
 """
 
 from __future__ import annotations
@@ -103,8 +106,8 @@ def save_checkpoint(accelerator: Any, output_dir: str, step: int, model: Any, st
     tmp = final + ".tmp"
     if accelerator.is_main_process:
         for name in os.listdir(output_dir) if os.path.isdir(output_dir) else []:
-            if name.endswith(".tmp") and _STEP_DIR.match(name[:-4]):
-                shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)  # a crashed earlier write
+            if name.endswith((".tmp", ".old")) and _STEP_DIR.match(name[:-4]):
+                _discard(os.path.join(output_dir, name))  # left by a crashed earlier write or deletion
     accelerator.wait_for_everyone()
     accelerator.save_state(tmp)
     accelerator.wait_for_everyone()
@@ -112,16 +115,34 @@ def save_checkpoint(accelerator: Any, output_dir: str, step: int, model: Any, st
         for name, path in (extra_dirs or {}).items():
             if os.path.isdir(path):
                 shutil.copytree(path, os.path.join(tmp, name))
-        with open(os.path.join(tmp, MARKER), "w") as handle:
+        # The marker last, and whole: a process killed while writing it must not leave an empty or cut marker.
+        with open(os.path.join(tmp, MARKER + ".tmp"), "w") as handle:
             json.dump({**state, "step": step, "fingerprint": model_fingerprint(model)}, handle, indent=1)
+        os.replace(os.path.join(tmp, MARKER + ".tmp"), os.path.join(tmp, MARKER))
         if os.path.isdir(final):  # a re-run of the same step (e.g. after resuming from an earlier one)
-            shutil.rmtree(final)
+            _discard(final)
         os.replace(tmp, final)
         if total_limit:
             for _, old in complete_checkpoints(output_dir)[:-total_limit]:
-                shutil.rmtree(old, ignore_errors=True)
+                _discard(old)
     accelerator.wait_for_everyone()
     return final
+
+
+def _discard(path: str) -> None:
+    """Delete a checkpoint directory so that no interruption leaves it looking usable: a `step_N` directory is first
+    renamed `step_N.old` (atomically: the name goes at once), then its marker goes, then the rest."""
+    if _STEP_DIR.match(os.path.basename(path)):
+        old = path + ".old"
+        if os.path.isdir(old):
+            _discard(old)
+        os.replace(path, old)
+        path = old
+    try:
+        os.remove(os.path.join(path, MARKER))
+    except FileNotFoundError:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def parse_checkpoint_step(checkpoint: str) -> int:
