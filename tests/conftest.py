@@ -32,3 +32,19 @@ def model_dir(tiny_backbone_dir, tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("qclip") / "model"
     QClipModel(config).save_pretrained(path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def edited_model_dir(model_dir, tmp_path_factory) -> str:
+    """`model_dir` with values edited in its saved `video_preprocessor_config.json` (6 frames, RandSampl, seed 5):
+    what the pipeline, the CLI, the report and the app must use, where a processor built from the model's config
+    would take 4 frames, UNISampl, seed 0."""
+    import json
+    import shutil
+
+    path = tmp_path_factory.mktemp("edited") / "model"
+    shutil.copytree(model_dir, path)
+    saved = path / "video_preprocessor_config.json"
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "num_frames": 6, "sampling_strategy": "RandSampl",
+                                 "seed": 5}))
+    return str(path)

@@ -139,3 +139,11 @@ def test_snippet_runs(snippet: Snippet, sandbox):
     assert result.returncode == 0, (
         f"{snippet.id} failed (exit {result.returncode}):\n--- snippet ---\n{code}\n--- stderr ---\n"
         f"{result.stderr[-4000:]}\n--- stdout ---\n{result.stdout[-2000:]}")
+
+
+def test_the_documentation_map_lists_every_doc():
+    """README's layout table names every page of docs/ (papercut 15: inference.md and performance.md were missing)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `docs/` |"))
+    missing = [doc.name for doc in sorted((REPO / "docs").glob("*.md")) if f"`{doc.name}`" not in row]
+    assert not missing, f"README's docs/ row does not list {missing}"

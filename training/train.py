@@ -109,6 +109,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation = parser.add_argument_group("evaluation and selection")
     evaluation.add_argument("--fit", default=None, choices=["none", "rescale", "logistic"],
                             help="Map predictions to labels before PLCC/RMSE (recipe: reference rescale, paper none).")
+    evaluation.add_argument("--select_on_test_set", action="store_true",
+                            help="Without --val_data / --val_fraction, select best/ on the first --eval_data set on "
+                                 "purpose, as the paper and release do (no warning; the run's summary still says so).")
     evaluation.add_argument("--selection_rule", default=None, choices=SELECTION_RULES,
                             help="Which epoch is shipped as best/ (recipe: reference 'release', paper "
                                  "'mean_srocc_plcc').")
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
                     args.recipe, unwrapped.num_trainable_parameters(), f" (frozen, undetermined by the loss: {frozen})"
                     if frozen else "", len(train_set), steps_per_epoch, total_steps,
                     batch_sampler.global_batch_size * args.gradient_accumulation_steps)
-        if selection_on_test and selection_set:
+        if selection_on_test and selection_set and not args.select_on_test_set:
             logger.warning("best/ is %s (%r): pass --val_data or --val_fraction to select on held-out data.",
                            TEST_SET_NOTE, selection_set)
     if log_with:
@@ -326,6 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
     # 9. Loop.
     progress = tqdm(total=total_steps, initial=completed_steps, disable=not accelerator.is_local_main_process,
                     desc="train")
+    evaluated: dict[str, str] = {}  # the last evaluation, shown on the bar
     for epoch in range(start_epoch, args.num_epochs):
         if completed_steps >= total_steps:
             break
@@ -355,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
             lr = scheduler.get_last_lr()[0]
             epoch_loss = [epoch_loss[0] + step_loss, epoch_loss[1] + 1]
             progress.update(1)
-            progress.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch)
+            progress.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch, **evaluated)
             if accelerator.is_main_process:
                 with open(steps_log, "a") as handle:
                     handle.write(json.dumps({"step": completed_steps, "epoch": epoch, "loss": step_loss, "lr": lr}) + "\n")
@@ -382,7 +386,9 @@ def main(argv: list[str] | None = None) -> dict:
                         "eval_coverage": coverage, "partial": completed_steps % steps_per_epoch != 0})
         epoch_loss = [0.0, 0]
         selected = selector.update(epoch, metrics)
-        accelerator.print("\n".join(selector.progress_lines(epoch, metrics)))
+        # On the progress bar, not printed: the table at the end lists every epoch's metrics once (not twice).
+        evaluated = selector.progress_postfix(metrics)
+        progress.set_postfix(loss=f"{history[-1]['train_loss']:.4f}", epoch=epoch, **evaluated)
         last_scored = (epoch, scored_sets.get(selection_set))
         if selected and accelerator.is_main_process:
             # The map raw score -> MOS, fitted on this epoch's predictions of the selection set, ships with best/.

@@ -7,7 +7,7 @@
 - `interface`: the Gradio Blocks page around it.
 """
 
-from .interface import build_demo, launch_demo
+from .interface import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_QUEUE, build_demo, launch_demo
 from .scoring import VideoScorer
 
-__all__ = ["VideoScorer", "build_demo", "launch_demo"]
+__all__ = ["DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_QUEUE", "VideoScorer", "build_demo", "launch_demo"]

@@ -18,6 +18,7 @@ from .report import add_report_parser
 from .score import add_score_parser, build_pipeline, run_score
 
 EXIT_NOT_STARTED = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl+C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse `argv` (default `sys.argv[1:]`), run the command, return the exit code.
 
     Exit codes: 0 success; 1 some inputs failed (without `--allow_failures`); 2 the run could not start (usage,
-    model, output, device), printed as one line `error: <what> — <what to do>` (`--debug` adds the traceback).
+    model, output, device), printed as one line `error: <what> — <what to do>` (`--debug` adds the traceback);
+    130 stopped with Ctrl+C (one line; `score` keeps what it scored).
 
     Example:
         ```python
@@ -63,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NOT_STARTED
+    except KeyboardInterrupt:  # Ctrl+C while loading: one line, not a traceback through torch's import machinery
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"interrupted: qclip-vqa {args.command} stopped (Ctrl+C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 __all__ = ["build_parser", "build_pipeline", "main", "run_score"]

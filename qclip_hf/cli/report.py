@@ -24,14 +24,15 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("results", help="a .csv / .jsonl / .parquet written by `qclip-vqa score --output`")
     parser.add_argument("--output", required=True, help="the .html report to write")
     parser.add_argument("--model", default=None,
-                        help="the model that scored the run (directory or Hub id): its processor picks the frames "
-                             "shown (default: 8 uniformly sampled frames)")
+                        help="the model that scored the run (directory or Hub id): the processor saved with it "
+                             "picks the frames shown (default: uniformly sampled frames)")
     parser.add_argument("--revision", default=None, help="model revision on the Hub")
     parser.add_argument("--top_n", type=int, default=DEFAULT_TOP_N,
                         help=f"worst and best videos shown with frames (default {DEFAULT_TOP_N})")
     parser.add_argument("--num_frames", type=int, default=None,
-                        help="frames per video, if the run overrode the model's")
-    parser.add_argument("--sampling_strategy", default=None, help="frame sampler, if the run overrode the model's")
+                        help="frames per video shown (default: what the results record, i.e. what the run used)")
+    parser.add_argument("--sampling_strategy", default=None,
+                        help="frame sampler (default: what the results record, i.e. what the run used)")
     parser.add_argument("--no_thumbnails", action="store_true",
                         help="do not re-decode the shown videos (no frame strips)")
     parser.add_argument("--title", default=None, help="page title")

@@ -19,6 +19,8 @@ from ..inference.files import VIDEO_EXTENSIONS
 
 # Failures printed after the summary; all of them are in the output file.
 MAX_LISTED_FAILURES = 20
+# Q-CLIP averages per-frame features (8 frames in the paper): beyond this a run only gets slower, not better.
+MAX_NUM_FRAMES = 256
 EXIT_OK, EXIT_SOME_FAILED, EXIT_NOT_STARTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -48,7 +50,8 @@ def add_score_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="load the model through AutoModel with the code shipped in its repo")
     parser.add_argument("--batch_size", type=int, default=8, help="videos per forward pass (default 8)")
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader workers decoding ahead (default 0)")
-    parser.add_argument("--num_frames", type=int, default=None, help="frames per video (default: the model's)")
+    parser.add_argument("--num_frames", type=int, default=None,
+                        help=f"frames per video, at most {MAX_NUM_FRAMES} (default: the model's)")
     parser.add_argument("--sampling_strategy", default=None,
                         help="frame sampler, e.g. UNISampl, SegMSEMean (default: the saved processor's)")
     parser.add_argument("--return_temporal", action="store_true", help="also score each of --num_segments segments")
@@ -123,11 +126,16 @@ def run_score(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Every check that can run before the first decode, in the order of their cost; returns what scoring needs."""
+    from ..errors import QClipError
     from .score_setup import check_device, check_report, discover, parse_raw_format, positive
 
     positive("batch_size", args.batch_size)
     positive("num_workers", args.num_workers, allow_zero=True)
     positive("num_frames", args.num_frames)
+    if args.num_frames is not None and args.num_frames > MAX_NUM_FRAMES:
+        raise QClipError(f"--num_frames {args.num_frames} is more than {MAX_NUM_FRAMES} frames per video (the model "
+                         "averages its frames' features; the paper uses 8, and a short video would only repeat "
+                         "frames)", f"pass --num_frames {MAX_NUM_FRAMES} or fewer")
     positive("num_segments", args.num_segments)
     raw_format = parse_raw_format(args.raw_format)
     from ..inference.results import check_output
@@ -144,7 +152,6 @@ def _prepare(args: argparse.Namespace) -> dict[str, Any]:
 
     from accelerate import PartialState
 
-    from ..errors import QClipError
     from ..inference.resume_key import model_fingerprint
 
     cpu = args.device is not None and str(args.device).startswith("cpu")
@@ -188,8 +195,13 @@ def _score(args: argparse.Namespace, setup: dict[str, Any]) -> int:
                   "resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     summary.skipped_files = len(setup["found"].skipped)
+    summary.missing_inputs = len(setup["found"].missing)
+    failed = summary.failed + summary.missing_inputs
     if not state.is_main_process:
-        return EXIT_SOME_FAILED if summary.failed and not args.allow_failures else EXIT_OK
+        return EXIT_SOME_FAILED if failed and not args.allow_failures else EXIT_OK
+    for path in setup["found"].missing[:MAX_LISTED_FAILURES]:
+        print(f"not found: {printable(path)} (no such file or folder, or a pattern that matched nothing)",
+              file=sys.stderr)
     for path, error in summary.failures[:MAX_LISTED_FAILURES]:
         print(f"failed: {path}: {error}", file=sys.stderr)
     if len(summary.failures) > MAX_LISTED_FAILURES:
@@ -202,7 +214,7 @@ def _score(args: argparse.Namespace, setup: dict[str, Any]) -> int:
         write_report(output, setup["report"], model=args.model, revision=args.revision, num_frames=args.num_frames,
                      sampling_strategy=args.sampling_strategy)
         print(f"report -> {printable(setup['report'])}")
-    return EXIT_SOME_FAILED if summary.failed and not args.allow_failures else EXIT_OK
+    return EXIT_SOME_FAILED if failed and not args.allow_failures else EXIT_OK
 
 
 __all__ = ["add_score_parser", "build_pipeline", "run_score"]

@@ -6,6 +6,7 @@ one saying what to do; the CLI prints it as ``error: <message>`` and exits with 
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import logging
 import os
@@ -21,6 +22,8 @@ from ..inference.names import printable
 THIRD_PARTY_LOGGERS = ("transformers", "huggingface_hub", "datasets", "httpx", "httpcore", "urllib3", "accelerate",
                        "torch", "peft", "timm", "open_clip", "torchcodec", "libav")
 RAW_FORMAT_HELP = "use WIDTHxHEIGHT[:PIX_FMT[:FPS]], e.g. 1920x1080:yuv420p:30"
+RAW_FORMAT_HINT = ("raw .yuv video is scored once its frame size is given: pass --raw_format "
+                   "WIDTHxHEIGHT[:PIX_FMT[:FPS]], e.g. --raw_format 1920x1080:yuv420p:30")
 
 
 def configure_third_party_output(verbose: bool = False) -> None:
@@ -119,7 +122,8 @@ def check_report(report: str | None, output: str) -> str | None:
 
 
 def discover(paths: Sequence[str], extensions: str | None, raw: bool) -> DiscoveredInputs:
-    """The inputs of the run (see `discover_inputs`); raises when there is nothing to score."""
+    """The inputs of the run (see `discover_inputs`) without the paths that name nothing (`missing`, reported apart);
+    raises when there is nothing to score, and for raw `.yuv` files named without `--raw_format` (`raw`)."""
     if not paths:
         raise QClipError("no input given", "pass video files, folders, glob patterns or URLs after `score`")
     wanted = list(VIDEO_EXTENSIONS)
@@ -132,12 +136,28 @@ def discover(paths: Sequence[str], extensions: str | None, raw: bool) -> Discove
             raise QClipError(f"--extensions {extensions!r} is not valid ({error})",
                              "list extensions separated by commas, e.g. --extensions .dat,.vid") from error
     found = discover_inputs(paths, wanted)
-    if not found.inputs:
+    # A path or pattern that names nothing is not a video that failed: it is listed apart and never scored.
+    missing = set(found.missing)
+    videos = [path for path in found.inputs if path not in missing]
+    raw_named = [path for path in videos if not raw and path.lower().endswith(".yuv")]
+    if raw_named:
+        more = f" and {len(raw_named) - 1} more" if len(raw_named) > 1 else ""
+        raise QClipError(f"{printable(raw_named[0])!r}{more} has no header to tell its frame size (raw .yuv video)",
+                         RAW_FORMAT_HINT)
+    if not videos:
+        if found.missing and not found.skipped:
+            shown = ", ".join(printable(path) for path in found.missing[:3])
+            more = f" and {len(found.missing) - 3} more" if len(found.missing) > 3 else ""
+            raise QClipError(f"no such file or folder: {shown}{more} (a glob pattern matched nothing)"
+                             if any(glob.has_magic(path) for path in paths) else
+                             f"no such file or folder: {shown}{more}",
+                             "check the paths and the working directory (quote glob patterns)")
         kinds = sorted({os.path.splitext(p)[1].lower() or "(none)" for p in found.skipped})
         detail = f"; {len(found.skipped)} other files skipped (extensions: {' '.join(kinds[:10])})" if kinds else ""
-        raise QClipError(f"no video found in {', '.join(map(printable, paths))}{detail}",
-                         "name the files explicitly or add their extension with --extensions")
-    return found
+        hint = (RAW_FORMAT_HINT if ".yuv" in kinds else
+                "name the files explicitly or add their extension with --extensions")
+        raise QClipError(f"no video found in {', '.join(map(printable, paths))}{detail}", hint)
+    return DiscoveredInputs(inputs=videos, missing=found.missing, skipped=found.skipped)
 
 
 def check_device(device: str | None) -> None:

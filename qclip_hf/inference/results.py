@@ -9,10 +9,11 @@ output merges them first, repairing a journal whose last line was cut (with a wa
 Row fields: `path` (see :mod:`.names` for names that are not plain text), `status` (`"ok"` / `"failed"`), `score`
 (the raw score, the model's own scale), `mos` and `level` (the calibrated MOS and its band; empty for an
 uncalibrated model), `error`, `substituted_frames` (frames that could not be decoded and were replaced by their
-nearest decodable neighbour), `warnings` (the decoder's warnings, `"; "`-joined), `size`, `mtime_ns`, `run_key` (the
-resume key, see :mod:`.resume_key`), one `prompt_prob_<level>` per quality level (the softmax of the video's
-similarity to each level prompt; `prob_<level>` in older files, renamed on reading) and, with temporal scoring,
-`temporal` (the segment list; a JSON string in CSV and Parquet).
+nearest decodable neighbour), `warnings` (the decoder's warnings, `"; "`-joined), `num_frames` and
+`sampling_strategy` (the frames per video and the sampler the run used, so a report shows those frames), `size`,
+`mtime_ns`, `run_key` (the resume key, see :mod:`.resume_key`), one `prompt_prob_<level>` per quality level (the
+softmax of the video's similarity to each level prompt; `prob_<level>` in older files, renamed on reading) and,
+with temporal scoring, `temporal` (the segment list; a JSON string in CSV and Parquet).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import glob
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -33,14 +35,15 @@ from .names import encode_path, printable
 logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
-FIXED_COLUMNS = ("path", "status", "score", "mos", "level", "error", "substituted_frames", "warnings", "size", "mtime_ns", "run_key")
+FIXED_COLUMNS = ("path", "status", "score", "mos", "level", "error", "substituted_frames", "warnings", "num_frames",
+                 "sampling_strategy", "size", "mtime_ns", "run_key")
 REQUIRED_COLUMNS = ("path", "status", "score")
 STATUSES = ("ok", "failed")
 WARNING_SEPARATOR = "; "
 # The softmax of the prompt similarities, one column per level; result files before 0.2 named them `prob_<level>`.
 PROMPT_PROB_PREFIX = "prompt_prob_"
 _LEGACY_PROB_PREFIX = "prob_"
-_INT_COLUMNS = ("substituted_frames", "size", "mtime_ns")
+_INT_COLUMNS = ("substituted_frames", "num_frames", "size", "mtime_ns")
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -288,8 +291,7 @@ def merge_results(output: str | os.PathLike) -> list[dict[str, Any]]:
     if not journals and os.path.exists(output):
         return rows  # nothing new: leave the file untouched
     folder, name = os.path.split(os.path.abspath(output))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    os.close(handle)
+    temporary = _new_temporary(folder, name, mode_of=output)
     try:
         _write(rows, temporary, fmt)
         os.replace(temporary, output)
@@ -299,6 +301,22 @@ def merge_results(output: str | os.PathLike) -> list[dict[str, Any]]:
     for journal in journals:
         os.remove(journal)
     return rows
+
+
+def _new_temporary(folder: str, name: str, mode_of: str) -> str:
+    """An empty temporary file beside the output, with the permissions the output must end up with: those of the
+    existing output, else what the umask gives any new file (0644 under the usual 022). `tempfile.mkstemp` would
+    create it 0600, and the rename would keep that: colleagues and services could not read the results."""
+    for _ in range(100):
+        temporary = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
+        except FileExistsError:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, stat.S_IMODE(os.stat(mode_of).st_mode))
+        return temporary
+    raise OutputError(f"cannot create a temporary file in {printable(folder)!r}", "remove stale .*.tmp files there")
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -335,7 +353,8 @@ def _write(rows: list[dict[str, Any]], path: str, fmt: str) -> None:
     import pyarrow.parquet as pq
 
     types = {"path": pa.string(), "status": pa.string(), "score": pa.float64(), "error": pa.string(),
-             "substituted_frames": pa.int64(), "warnings": pa.string(), "size": pa.int64(), "mtime_ns": pa.int64(),
+             "substituted_frames": pa.int64(), "warnings": pa.string(), "num_frames": pa.int64(),
+             "sampling_strategy": pa.string(), "size": pa.int64(), "mtime_ns": pa.int64(),
              "run_key": pa.string(), "temporal": pa.string(), "level": pa.string()}
     schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
     pq.write_table(pa.Table.from_pylist(flat, schema=schema), path)

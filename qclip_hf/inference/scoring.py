@@ -120,7 +120,9 @@ class ScoringSummary:
 
     `new`: inputs with no row in the output; `rescored`: inputs whose earlier row did not match the resume key (or
     had failed); `reused`: inputs whose earlier row matched and was kept. `ok` / `failed`: outcome of the inputs
-    scored in this run. `skipped_files`: files in the walked folders that are not videos (set by the caller).
+    scored in this run (the summary line counts the reused rows, all scored fine, among the ok ones).
+    `skipped_files`: files in the walked folders that are not videos; `missing_inputs`: paths and patterns that
+    named nothing (both set by the caller).
     """
 
     total: int
@@ -133,18 +135,41 @@ class ScoringSummary:
     output: str
     failures: list[tuple[str, str]] = field(default_factory=list)
     skipped_files: int = 0
+    missing_inputs: int = 0
 
     @property
     def videos_per_second(self) -> float:
-        attempted = self.ok + self.failed
-        return attempted / self.seconds if self.seconds > 0 else 0.0
+        """Videos scored (successfully) in this run per second; 0 when none was."""
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
-        """The one-line summary the CLI prints."""
-        skipped = f"; {self.skipped_files} non-video files skipped" if self.skipped_files else ""
-        return (f"{self.total} videos: {self.new} new, {self.rescored} rescored, {self.reused} reused; "
-                f"{self.ok} ok, {self.failed} failed{skipped} in {self.seconds:.1f} s "
-                f"({self.videos_per_second:.2f} videos/s) -> {encode_path(self.output)}")
+        """The one-line summary the CLI prints: every input's state after the run (reused rows count as ok), how
+        many were scored now, and the rate of those only.
+
+        Example:
+            ```python
+            >>> summary = ScoringSummary(total=13, ok=0, failed=1, reused=12, rescored=0, new=1, seconds=2.0,
+            ...                          output="s.csv")
+            >>> summary.line()
+            '13 videos: 1 new, 0 rescored, 12 reused; 12 ok, 1 failed in 2.0 s (none scored) -> s.csv'
+            ```
+        """
+        extra = ""
+        if self.missing_inputs:
+            extra += f"; {_count(self.missing_inputs, 'input')} not found"
+        if self.skipped_files:
+            extra += f"; {self.skipped_files} non-video {'file' if self.skipped_files == 1 else 'files'} skipped"
+        if self.ok:
+            rate = f"{self.videos_per_second:.2f} videos/s"
+        else:
+            rate = "none scored" if self.failed else "nothing to score"
+        return (f"{_count(self.total, 'video')}: {self.new} new, {self.rescored} rescored, {self.reused} reused; "
+                f"{self.ok + self.reused} ok, {self.failed} failed{extra} in {self.seconds:.1f} s ({rate}) -> "
+                f"{encode_path(self.output)}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def plan_resume(
@@ -201,7 +226,10 @@ def score_to_file(
     is_main = rank == 0
     start = time.perf_counter()
     fingerprint = fingerprint or model_fingerprint(pipe.model)
-    key = run_key(fingerprint, scoring_options(pipe, **pipeline_params))
+    options = scoring_options(pipe, **pipeline_params)
+    key = run_key(fingerprint, options)
+    # The run's frame choice, in every row: a report of this output shows the frames these scores came from.
+    sampling = {name: options["processor"].get(name) for name in ("num_frames", "sampling_strategy")}
     identities = {path: file_identity(path) for path in files}
     if is_main:
         merge_results(output)  # fold journals of an interrupted run in first, so this run's rows are the newest
@@ -218,7 +246,7 @@ def score_to_file(
     try:
         for rows in iter_scored_rows(pipe, shard, batch_size=batch_size, num_workers=num_workers,
                                      identities=identities, key=key, **pipeline_params):
-            journal.write(rows)
+            journal.write([{**row, **sampling} for row in rows])
             bar.update(len(rows))
     finally:
         bar.close()

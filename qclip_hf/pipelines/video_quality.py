@@ -14,7 +14,7 @@ from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
-from ..models.qclip.video_processing_qclip import QClipVideoProcessor
+from ..models.qclip.video_processing_qclip import QClipVideoProcessor, load_saved_processor
 from ..video.decoding import decode_frames
 from ..video.stream import as_openable, index_video
 from ..video.reader import frames_to_array, is_decoded_video
@@ -24,7 +24,6 @@ from .loading import install_pipeline_loader
 
 TASK = "video-quality"
 DEFAULT_NUM_SEGMENTS = 4
-VIDEO_PROCESSOR_CONFIG = "video_preprocessor_config.json"
 
 
 def segment_bounds(num_frames: int, num_segments: int) -> np.ndarray:
@@ -48,18 +47,15 @@ def segment_bounds(num_frames: int, num_segments: int) -> np.ndarray:
 
 
 def default_video_processor(model: Any, **options: Any) -> QClipVideoProcessor:
-    """A processor for `model` when its repo ships none: the backbone's frame size and normalisation.
-
-    Prefers `video_preprocessor_config.json` beside the model (what `training/train.py` writes), then the
-    backbone's image processor config, then the reference defaults (mean = std = 0.5) at the backbone's size.
+    """The processor saved with `model` (`video_preprocessor_config.json` in the folder or Hub repo it was loaded
+    from, see `load_saved_processor`); only when none was saved, one built for it: the backbone's frame size and
+    normalisation (its image processor config, else mean = std = 0.5) and the config's `num_frames`.
     """
     source = getattr(model, "name_or_path", None)
     if source:
-        revision = getattr(model.config, "_commit_hash", None)
-        try:
-            return QClipVideoProcessor.from_pretrained(source, revision=revision, **options)
-        except (OSError, ValueError):  # no processor saved beside the model
-            pass
+        saved = load_saved_processor(source, revision=getattr(model.config, "_commit_hash", None), **options)
+        if saved is not None:
+            return saved
     return QClipVideoProcessor.for_model(model, **options)
 
 

@@ -161,10 +161,11 @@ def table_data(rows: list[dict[str, Any]], levels: list[str], prefix: str) -> di
         columns.append({"key": "substituted_frames", "label": "substituted frames", "type": "number", "digits": 0,
                         "help": "sampled frames that could not be decoded and were replaced by a neighbour"})
     if has_warnings:
-        columns.append({"key": "warnings", "label": "warnings", "type": "text", "help": "decoding warnings"})
+        columns.append({"key": "warnings", "label": "warnings", "type": "text", "help": "decoding warnings",
+                        "display": "detail"})  # a line under the row, in full (see the template)
     if has_errors:
         columns.append({"key": "error", "label": "error", "type": "text",
-                        "help": "why the video could not be scored"})
+                        "help": "why the video could not be scored", "display": "detail"})
     data_rows = []
     for row in rows:
         values = []
@@ -338,8 +339,9 @@ def write_report(results_path: str | os.PathLike, report_path: str | os.PathLike
             decides which frames the thumbnails show (otherwise 8 uniformly sampled frames), and its calibration
             names the MOS scale and the level bands in the summary.
         top_n (`int`, *optional*, defaults to 5): how many worst and best videos get a card with frames.
-        num_frames (`int`, *optional*): frames per video, when the run overrode the model's (`--num_frames`).
-        sampling_strategy (`str`, *optional*): frame sampler, when the run overrode the model's.
+        num_frames (`int`, *optional*): frames per video (default: what the rows record, i.e. what the run used,
+            else the model's).
+        sampling_strategy (`str`, *optional*): frame sampler (default: what the rows record, else the model's).
         revision (`str`, *optional*): Hub revision of `model`.
         thumbnails (`bool`, *optional*, defaults to `True`): re-decode the 2 x `top_n` shown videos for their frames.
         thumbnail_height (`int`, *optional*, defaults to 72): height of a frame thumbnail in pixels.
@@ -359,9 +361,13 @@ def write_report(results_path: str | os.PathLike, report_path: str | os.PathLike
     rows = load_results(results)
     sampler = None
     if thumbnails and top_n:
-        from .thumbnails import frame_sampler
+        from .thumbnails import frame_sampler, recorded_sampling
 
-        sampler = frame_sampler(model, num_frames=num_frames, sampling_strategy=sampling_strategy, revision=revision)
+        # The frames the run scored: its own `num_frames` / `sampling_strategy` columns unless overridden here.
+        recorded = recorded_sampling(rows)
+        sampler = frame_sampler(model, num_frames=recorded["num_frames"] if num_frames is None else num_frames,
+                                sampling_strategy=recorded["sampling_strategy"] if sampling_strategy is None
+                                else sampling_strategy, revision=revision)
     from ..calibration.mapping import find_calibration
 
     html = build_report(rows, results_path=str(results), model=None if model is None else str(model), top_n=top_n,

@@ -25,7 +25,7 @@ REPORT_TEMPLATE = r"""<!DOCTYPE html>
   .stats { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
   .stat { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; min-width: 110px; background: var(--bg2); }
   .stat b { display: block; font-size: 20px; }
-  .stat.failed b { color: var(--bad); }
+  .stat.failed b { color: var(--bad); }  /* only when something failed: "failed 0" is not an alarm */
   .plots { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
   .plots img { max-width: 100%; border: 1px solid var(--line); border-radius: 4px; }
   .controls { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin: 8px 0; }
@@ -35,7 +35,12 @@ REPORT_TEMPLATE = r"""<!DOCTYPE html>
   table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
   th, td { padding: 4px 6px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
   td.path { white-space: normal; overflow-wrap: anywhere; min-width: 200px; max-width: 460px; }
-  td.error, td.warnings { white-space: normal; overflow-wrap: anywhere; min-width: 180px; max-width: 420px; color: var(--bad); }
+  /* Errors and warnings read in full on a line of their own under their row (never clipped at the right edge,
+     never a row many lines tall). */
+  tr.detail td { white-space: normal; overflow-wrap: anywhere; padding: 0 6px 4px 24px; font-size: 12px; }
+  tr.detail.error td { color: var(--bad); }
+  tr.detail.warnings td { color: var(--muted); }
+  tr.has-detail td { border-bottom: none; }
   td.num, th.num { text-align: right; }
   th { background: var(--bg2); position: sticky; top: 0; cursor: pointer; user-select: none; }
   th:hover { background: #eaeef2; }
@@ -45,7 +50,7 @@ REPORT_TEMPLATE = r"""<!DOCTYPE html>
   .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
   .card .meta { margin-bottom: 8px; }
   .card .score { font-size: 18px; font-weight: 600; }
-  .strip { display: flex; gap: 4px; overflow-x: auto; padding: 4px 0; }
+  .strip { display: flex; flex-wrap: wrap; gap: 4px; padding: 4px 0; }  /* wraps: no strip to scroll */
   .strip figure { margin: 0; text-align: center; font-size: 11px; color: var(--muted); }
   .strip img { display: block; border-radius: 3px; }
   .card .charts { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 6px; }
@@ -65,7 +70,7 @@ REPORT_TEMPLATE = r"""<!DOCTYPE html>
 <div class="stats">
   <div class="stat"><span class="muted">videos</span><b id="stat-total">{{ total }}</b></div>
   <div class="stat"><span class="muted">scored</span><b id="stat-ok">{{ ok }}</b></div>
-  <div class="stat failed"><span class="muted">failed</span><b id="stat-failed">{{ failures_total }}</b></div>
+  <div class="stat{% if failures_total %} failed{% endif %}"><span class="muted">failed</span><b id="stat-failed">{{ failures_total }}</b></div>
   {% for name, value in score_stats %}<div class="stat"><span class="muted">{{ name }}</span><b>{{ value }}</b></div>{% endfor %}
   <div class="stat"><span class="muted">scale</span><b id="stat-scale">{% if calibration.calibrated %}MOS{% else %}uncalibrated{% endif %}</b></div>
 </div>
@@ -164,9 +169,11 @@ and error text.{% if common_prefix %} Paths are shown relative to <code>{{ commo
     page = 0;
     draw();
   }
+  const shown = columns.filter(c => c.display !== "detail").length;  // detail columns: a line under their row
   function drawHead() {
     head.textContent = "";
     columns.forEach((column, i) => {
+      if (column.display === "detail") return;
       const th = document.createElement("th");
       th.dataset.key = column.key;
       th.title = column.help || "";
@@ -195,13 +202,28 @@ and error text.{% if common_prefix %} Paths are shown relative to <code>{{ commo
       const row = view[r];
       const tr = document.createElement("tr");
       if (row[statusIndex] === "failed") tr.className = "failed";
+      const details = [];
       columns.forEach((column, i) => {
+        if (column.display === "detail") {
+          if (row[i] !== null && row[i] !== undefined && row[i] !== "") details.push([column, row[i]]);
+          return;
+        }
         const td = document.createElement("td");
         td.className = column.type === "number" ? "num" : column.key;
         td.textContent = format(row[i], column);
         tr.appendChild(td);
       });
+      if (details.length) tr.classList.add("has-detail");
       fragment.appendChild(tr);
+      for (const [column, value] of details) {
+        const line = document.createElement("tr");
+        line.className = "detail " + column.key + (row[statusIndex] === "failed" ? " failed" : "");
+        const td = document.createElement("td");
+        td.colSpan = shown;
+        td.textContent = column.label + ": " + format(value, column);
+        line.appendChild(td);
+        fragment.appendChild(line);
+      }
     }
     body.textContent = "";
     body.appendChild(fragment);

@@ -33,21 +33,22 @@ def frame_sampler(model: str | os.PathLike | None = None, *, num_frames: int | N
                   sampling_strategy: str | None = None, revision: str | None = None) -> QClipVideoProcessor:
     """The video processor whose frame choice the thumbnails reproduce.
 
-    Loaded from `model` (a saved directory or Hub id with a `video_preprocessor_config.json`) when it has one,
-    otherwise the processor defaults (8 frames, `UNISampl`); `num_frames` / `sampling_strategy` override it,
-    as `qclip-vqa score --num_frames/--sampling_strategy` override the model's.
+    The processor saved with `model` (a saved directory or Hub id, see `load_saved_processor`) when it has one, as
+    the pipeline and `qclip-vqa score` use it; otherwise the processor defaults (`UNISampl`) with the model config's
+    `num_frames` (8 without a model). `num_frames` / `sampling_strategy` override it, as
+    `qclip-vqa score --num_frames/--sampling_strategy` override the model's.
+
+    Raises:
+        [`~qclip_hf.errors.ModelLoadError`]: `model` is neither a folder nor a reachable Hub repo.
     """
-    from ..models.qclip.video_processing_qclip import QClipVideoProcessor
+    from ..models.qclip.video_processing_qclip import QClipVideoProcessor, load_saved_processor
 
     options = {key: value for key, value in (("num_frames", num_frames), ("sampling_strategy", sampling_strategy))
                if value is not None}
     processor = None
     if model is not None:
-        try:
-            processor = QClipVideoProcessor.from_pretrained(os.fspath(model), revision=revision, **options)
-        except (OSError, ValueError):
-            processor = None  # no processor saved with the model: use the model config's frame count
-        if processor is None and "num_frames" not in options:
+        processor = load_saved_processor(os.fspath(model), revision=revision, **options)
+        if processor is None and "num_frames" not in options:  # none saved: the model config's frame count
             try:
                 from ..models.qclip.configuration_qclip import QClipConfig
 
@@ -57,6 +58,25 @@ def frame_sampler(model: str | os.PathLike | None = None, *, num_frames: int | N
     if processor is None:
         processor = QClipVideoProcessor(**options)
     return processor.eval()
+
+
+def recorded_sampling(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """`{"num_frames", "sampling_strategy"}` the scored rows of a result file record (what `qclip-vqa score` used,
+    overrides included), each `None` when the rows do not all agree on it (an output merged from runs with other
+    options, or written before these columns existed): the model's processor then decides.
+
+    Example:
+        ```python
+        >>> recorded_sampling([{"status": "ok", "num_frames": 3, "sampling_strategy": "SegMSEMean"}])
+        {'num_frames': 3, 'sampling_strategy': 'SegMSEMean'}
+        ```
+    """
+    scored = [row for row in rows if row.get("status") == "ok"]
+    recorded: dict[str, Any] = {}
+    for name in ("num_frames", "sampling_strategy"):
+        values = {row.get(name) for row in scored}
+        recorded[name] = values.pop() if len(values) == 1 else None
+    return recorded
 
 
 def sampled_frames(video: Any, processor: QClipVideoProcessor) -> SampledVideo:
@@ -94,4 +114,5 @@ def image_to_data_uri(image: Image, *, quality: int = 80) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-__all__ = ["DEFAULT_THUMBNAIL_HEIGHT", "frame_sampler", "image_to_data_uri", "sampled_frames", "thumbnail"]
+__all__ = ["DEFAULT_THUMBNAIL_HEIGHT", "frame_sampler", "image_to_data_uri", "recorded_sampling", "sampled_frames",
+           "thumbnail"]

@@ -81,16 +81,25 @@ class EpochSelector:
                     bests[metric] = {"value": value, "epoch": epoch}
         return selected
 
-    def progress_lines(self, epoch: int, metrics_by_set: dict[str, dict[str, float]]) -> list[str]:
-        """One line per set with each metric and its best so far, as the release prints after every evaluation."""
-        lines = []
-        for name, metrics in metrics_by_set.items():
-            bests = self.per_metric_bests.get(name, {})
-            parts = [f"{metric.upper()} {metrics[metric]:.4f} best {bests[metric]['value']:.4f}"
-                     for metric in ("srocc", "plcc", "krocc", "rmse") if metric in metrics and metric in bests]
-            selected = self.best_per_set.get(name, {}).get("epoch")
-            lines.append(f"epoch {epoch} [{name}] " + " | ".join(parts) + f" | selected epoch {selected}")
-        return lines
+    def progress_postfix(self, metrics_by_set: dict[str, dict[str, float]]) -> dict[str, str]:
+        """The last evaluation of the selection set, for the progress bar: its SROCC and the selected epoch so far.
+
+        Shown on the bar rather than printed: the table at the end of the run lists every epoch's metrics once.
+
+        Example:
+            ```python
+            >>> selector = EpochSelector("mean_srocc_plcc", "val")
+            >>> _ = selector.update(0, {"val": {"srocc": 0.5, "plcc": 0.6}})
+            >>> selector.progress_postfix({"val": {"srocc": 0.5, "plcc": 0.6}})
+            {'val_srocc': '0.5000', 'selected': 'epoch 0'}
+            ```
+        """
+        name = self.selection_set if self.selection_set in metrics_by_set else next(iter(metrics_by_set), None)
+        if name is None or "srocc" not in metrics_by_set[name]:
+            return {}
+        selected = self.best_per_set.get(name, {}).get("epoch")
+        return {f"{name}_srocc": f"{metrics_by_set[name]['srocc']:.4f}",
+                **({"selected": f"epoch {selected}"} if selected is not None else {})}
 
     @property
     def best(self) -> dict[str, Any] | None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +69,10 @@ def test_resume_key(cli, model_dir, second_model_dir, folder, tmp_path):
     assert f"{num_good} videos: {num_good} new, 0 rescored, 0 reused; {num_good} ok, 0 failed" in first.summary
 
     again = cli.run(*base, "--model", model_dir)
-    assert again.returncode == 0 and f"0 new, 0 rescored, {num_good} reused; 0 ok, 0 failed" in again.summary
+    # The reused rows are ok rows; nothing was scored, so no rate (papercut 10).
+    assert again.returncode == 0, again.stderr
+    assert f"0 new, 0 rescored, {num_good} reused; {num_good} ok, 0 failed" in again.summary
+    assert again.summary.split(" -> ")[0].endswith("s (nothing to score)") and "videos/s" not in again.summary
 
     # Another model: every row rescored, and the scores are the new model's.
     other = cli.run(*base, "--model", second_model_dir)
@@ -89,7 +95,8 @@ def test_resume_key(cli, model_dir, second_model_dir, folder, tmp_path):
         last = cli.run(*base, "--model", second_model_dir, "--num_frames", "2", "--sampling_strategy", "SegMSEMean")
     finally:
         extra.unlink()
-    assert f"{num_good + 1} videos: 1 new, 1 rescored, {num_good - 1} reused; 2 ok" in last.summary, last.stderr
+    assert f"{num_good + 1} videos: 1 new, 1 rescored, {num_good - 1} reused; {num_good + 1} ok, 0 failed" \
+        in last.summary, last.summary
     assert cli.leftovers(tmp_path) == []
 
 
@@ -108,7 +115,7 @@ def test_cut_journal_is_repaired_with_a_warning(cli, model_dir, folder, tmp_path
     run = cli.run(*args)
     assert run.returncode == 0, run.stderr
     assert "partial.jsonl: its last line is cut or damaged" in run.stderr
-    assert f"1 new, 0 rescored, {num_good - 1} reused; 1 ok" in run.summary
+    assert f"1 new, 0 rescored, {num_good - 1} reused; {num_good} ok" in run.summary
     expected = {row["path"]: row for row in map(json.loads, lines)}
     got = {row["path"]: row for row in read_rows(output)}
     assert got.keys() == expected.keys()
@@ -157,3 +164,65 @@ def test_a_calibrated_model_writes_mos_and_level_columns(cli, model_dir, folder,
         assert isinstance(row["mos"], float) and row["mos"] == pytest.approx(calibration.mos_of(row["score"]))
         assert row["level"] == calibration.level_of(row["mos"])
         assert all(s["mos"] == pytest.approx(calibration.mos_of(s["score"])) for s in row["temporal"])
+
+
+def test_summary_of_one_video_and_of_a_resumed_run_with_a_failure(cli, model_dir, folder, tmp_path):
+    """Papercut 10: "1 video"; reused rows counted as ok beside this run's failure; no rate when none was scored."""
+    root, _, _ = folder
+    output = tmp_path / "results.csv"
+    one = cli.run(sorted((root / "gen").rglob("*.mp4"))[0], "--model", model_dir, "--output", output)
+    assert one.returncode == 0 and one.summary.startswith("1 video: 1 new, 0 rescored, 0 reused; 1 ok, 0 failed in ")
+    assert "videos/s)" in one.summary
+    both = cli.run(sorted((root / "gen").rglob("*.mp4"))[0], root / "truncated.mp4", "--model", model_dir,
+                   "--output", output)
+    assert both.returncode == 1
+    assert both.summary.startswith("2 videos: 1 new, 0 rescored, 1 reused; 1 ok, 1 failed in "), both.summary
+    assert both.summary.split(" -> ")[0].endswith("s (none scored)"), both.summary
+
+
+def test_outputs_are_as_readable_as_any_file_the_user_creates(cli, model_dir, folder, tmp_path):
+    """Papercut 1: CSV, JSON Lines and Parquet outputs follow the umask (0644 under 022), not mkstemp's 0600; an
+    existing output keeps its permissions."""
+    root, _, _ = folder
+    clip = sorted((root / "gen").rglob("*.mp4"))[0]
+    for extension, umask, mode in (("csv", 0o022, 0o644), ("jsonl", 0o022, 0o644), ("parquet", 0o002, 0o664)):
+        output = tmp_path / f"results.{extension}"
+        code = f"import os, sys; os.umask({umask}); from qclip_hf.cli import main; sys.exit(main(sys.argv[1:]))"
+        run = subprocess.run([sys.executable, "-c", code, "score", str(clip), "--model", model_dir,
+                              "--output", str(output), "--no_progress"], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        assert stat.S_IMODE(output.stat().st_mode) == mode, extension
+    output = tmp_path / "results.csv"
+    output.chmod(0o640)
+    assert cli.run(root / "gen", "--model", model_dir, "--output", output).returncode == 0  # rewritten: new rows
+    assert stat.S_IMODE(output.stat().st_mode) == 0o640
+
+
+def test_rows_record_the_frames_of_the_processor_saved_with_the_model(cli, edited_model_dir, folder, tmp_path):
+    """Item 3 (CLI) and papercut 4: each row says how many frames the run took and with which sampler, the saved
+    processor's (edited: 6, RandSampl) unless --num_frames / --sampling_strategy override them."""
+    root, _, _ = folder
+    output = tmp_path / "results.jsonl"
+    assert cli.run(root / "gen", "--model", edited_model_dir, "--output", output).returncode == 0
+    assert {(r["num_frames"], r["sampling_strategy"]) for r in read_rows(output)} == {(6, "RandSampl")}
+    override = tmp_path / "override.jsonl"
+    assert cli.run(root / "gen", "--model", edited_model_dir, "--output", override, "--num_frames", "3",
+                   "--sampling_strategy", "SegMSEMean").returncode == 0
+    assert {(r["num_frames"], r["sampling_strategy"]) for r in read_rows(override)} == {(3, "SegMSEMean")}
+
+
+def test_more_frames_than_a_video_has_are_said_and_an_absurd_count_refused(cli, model_dir, folder, tmp_path):
+    """Papercut 7: `--num_frames 100000` stops at once; a count above a video's length is a warning in its row."""
+    root, _, _ = folder
+    clip = sorted((root / "gen").rglob("*.mp4"))[0]
+    refused = cli.run(clip, "--model", model_dir, "--output", tmp_path / "r.csv", "--num_frames", "100000")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "--num_frames 100000 is more than 256" in refused.stderr and not (tmp_path / "r.csv").exists()
+    import av
+
+    with av.open(str(clip)) as container:
+        length = sum(1 for _ in container.decode(video=0))
+    run = cli.run(clip, "--model", model_dir, "--output", tmp_path / "r.csv", "--num_frames", str(length + 10))
+    assert run.returncode == 0, run.stderr
+    [row] = read_rows(tmp_path / "r.csv")
+    assert f"{length + 10} frames requested from a video of {length}: frames repeat" in row["warnings"]

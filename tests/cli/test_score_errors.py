@@ -101,3 +101,15 @@ def test_help_lists_one_spelling_per_flag():
     assert all("-" not in flag[2:] for flag in flags), flags
     for flag in ("--verbose", "--debug", "--raw_format", "--extensions", "--report"):
         assert flag in done.stdout
+
+
+def test_a_model_name_that_is_no_folder_here_says_so_first(cli, tmp_path):
+    """Papercut 2: `--model my-qclip` (the README's name) with no such folder: one line that starts with the folder
+    that is not there, then what the Hub said (asked before the model stack loads)."""
+    (tmp_path / "clip.mp4").write_bytes(b"never decoded")
+    run = cli.run(tmp_path / "clip.mp4", "--model", "my-qclip", "--output", tmp_path / "r.csv", cwd=tmp_path,
+                  env={"HF_HUB_OFFLINE": "0"})
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert run.stderr.startswith(f"error: there is no folder 'my-qclip' here ('{tmp_path / 'my-qclip'}' does not "
+                                 "exist), and as a Hub id: "), run.stderr
+    assert "pass the model folder's path" in run.stderr and not (tmp_path / "r.csv").exists()

@@ -76,12 +76,38 @@ def test_containers_raw_urls_missing_and_skipped(cli, model_dir, containers, htt
                                                                         str(containers / "custom.vid"),
                                                                         f"{http_folder}/remote.mp4"}
     assert {p for p, r in rows.items() if r["status"] == "ok"} == expected_ok, run.stderr
-    assert {p for p, r in rows.items() if r["status"] == "failed"} == {str(missing), f"{http_folder}/absent.mp4"}
-    assert "file not found" in rows[str(missing)]["error"]
-    assert run.returncode == 1  # the missing inputs are failures; everything else was scored
-    assert f"failed: {missing}: " in run.stderr
-    assert "2 non-video files skipped" in run.summary and f"{len(expected_ok) + 2} videos" in run.summary
+    # A path that names nothing is not a video that failed to decode: listed apart, never a row (papercut 6).
+    assert {p for p, r in rows.items() if r["status"] == "failed"} == {f"{http_folder}/absent.mp4"}
+    assert run.returncode == 1  # the missing inputs count as failures of the run; everything else was scored
+    assert f"not found: {missing} " in run.stderr and f"failed: {missing}" not in run.stderr
+    assert "2 non-video files skipped" in run.summary and f"{len(expected_ok) + 1} videos" in run.summary
+    assert "; 1 input not found" in run.summary
     assert cli.leftovers(tmp_path) == []
+
+
+def test_inputs_that_name_nothing_stop_the_run_before_the_model_loads(cli, model_dir, tmp_path):
+    """Every input missing (a typo, a glob matching nothing): one error line, no model loaded, no output written."""
+    output = tmp_path / "out.csv"
+    for args, words in (([tmp_path / "missing.mp4"], ["no such file or folder: ", "missing.mp4"]),
+                        ([str(tmp_path / "*.mkv"), tmp_path / "gone"], ["a glob pattern matched nothing", "*.mkv"])):
+        run = cli.run(*args, "--model", tmp_path / "not-loaded-so-never-checked", "--output", output)
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert all(word in run.stderr for word in words) and "model" not in run.stderr, run.stderr
+    assert not output.exists()
+
+
+def test_raw_yuv_without_its_frame_size_is_told_the_cli_flag(cli, model_dir, containers, tmp_path):
+    """`.yuv` files need --raw_format: a folder of them, or one named, says that flag (not --extensions, not the
+    Python API), before the model loads (papercut 5)."""
+    raw_only = tmp_path / "raw"
+    raw_only.mkdir()
+    cli.copy(containers / "raw.yuv", raw_only / "a.yuv")
+    for inputs in ([raw_only], [raw_only / "a.yuv", containers / "clip.ts"]):
+        run = cli.run(*inputs, "--model", model_dir, "--output", tmp_path / "out.csv")
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert "--raw_format WIDTHxHEIGHT" in run.stderr and "--extensions" not in run.stderr
+        assert "RawVideoFormat" not in run.stderr and "raw_format=" not in run.stderr
+    assert not (tmp_path / "out.csv").exists()
 
 
 @pytest.mark.parametrize("extension", ["csv", "jsonl", "parquet"])

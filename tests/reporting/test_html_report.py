@@ -128,8 +128,9 @@ def test_bad_inputs_name_the_file(scored_run, tmp_path):
 
 
 def _rows_on_page(driver) -> list[list[str]]:
+    """One list of cells per video (errors and warnings are full-width `tr.detail` lines under their row)."""
     return [[cell.text for cell in row.find_elements("tag name", "td")]
-            for row in driver.find_elements("css selector", "#videos-body tr")]
+            for row in driver.find_elements("css selector", "#videos-body tr:not(.detail)")]
 
 
 def test_report_in_a_browser_sorts_filters_and_renders_images(scored_run, report):

@@ -25,12 +25,18 @@ def test_main_job_explains_itself_and_leaves_a_report_a_plot_and_the_next_comman
                             capture_output=True, text=True, cwd=REPO, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
+    # A log a demo user can read (papercut 12): no 🤗 datasets download bars for local files, no warning asking for
+    # flags `make demo` does not take, each epoch's metrics once (in the table at the end, not also as it ends).
+    log = out + result.stderr
+    assert "Downloading data" not in log and "Generating train split" not in log and "Writing model shards" not in log
+    assert "WARNING" not in result.stderr and "to select on held-out data" not in log
+    assert "selected on the test set, as the paper and release do" in out
+    assert out.count("Metrics per epoch and evaluation set") == 1 and not re.search(r"^epoch \d+ \[", log, re.M)
     # The metrics table: labelled columns, both models, and what the metrics mean.
     assert re.search(r"^model\s+SROCC\s+PLCC\s+KROCC\s+RMSE$", out, re.M)
     assert re.search(r"^untrained\s+-?\d\.\d{4}", out, re.M) and re.search(r"^trained \(\w+/\)\s+-?\d\.\d{4}", out, re.M)
     assert "SROCC / KROCC: rank correlation" in out and "PLCC: linear correlation" in out
     assert "MOS: 1 (bad) to 5" in out
-    summary = json.loads((tmp_path / "summary.json").read_text())
     # The held-out table: raw score, calibrated MOS, true MOS and level side by side, for every held-out video.
     summary = json.loads((tmp_path / "summary.json").read_text())
     calibrated = summary["held_out_calibrated"]

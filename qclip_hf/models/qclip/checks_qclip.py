@@ -3,8 +3,9 @@ a fraction of a second instead of after the whole model stack has loaded.
 
 [`check_saved_model`] runs the same checks, with the same messages, that [`QClipModel.from_pretrained`] runs
 first (it calls the same helpers of `loading_qclip`): the folder exists, holds a valid Q-CLIP `config.json`, the
-backbone it names can be found, and its weights files are present and not truncated. A Hub id is checked only when
-that needs no network (`HF_HUB_OFFLINE=1`: it must be in the cache); otherwise the loader downloads and checks it.
+backbone it names can be found, and its weights files are present and not truncated. A Hub id is downloaded into
+the cache first (its small model files; the loader then reads them from there), so a name that is neither a folder
+here nor a reachable repo fails at once.
 
 Nothing heavy is imported here (json, pathlib, huggingface_hub's constants, safetensors' header reader).
 """
@@ -18,9 +19,7 @@ from ...errors import ModelLoadError
 from .loading_qclip import (
     ADAPTER_WEIGHTS_NAME,
     HEAD_WEIGHTS_NAME,
-    _offline,
     head_weights_file,
-    looks_like_hub_id,
     read_qclip_config_dict,
     resolve_backbone_reference,
     resolve_model_dir,
@@ -51,8 +50,8 @@ def check_safetensors_header(path: str | os.PathLike) -> None:
         ) from err
 
 
-def check_saved_model(name_or_path: str | os.PathLike, revision: str | None = None) -> Path | None:
-    """Check a saved Q-CLIP model without loading it; return its local folder, or `None` when only the Hub can tell.
+def check_saved_model(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
+    """Check a saved Q-CLIP model without loading it; return its local folder (a Hub repo's cached snapshot).
 
     Args:
         name_or_path (`str` or `os.PathLike`): a folder written by `QClipModel.save_pretrained`, or a Hub repo id.
@@ -73,13 +72,13 @@ def check_saved_model(name_or_path: str | os.PathLike, revision: str | None = No
         ```
     """
     name = os.fspath(name_or_path)
-    local = Path(name).expanduser().exists() or not looks_like_hub_id(name) or Path(name).is_absolute()
-    if not local and not _offline():
-        return None  # a Hub id with network access: the loader downloads it and checks the same things
+    # A Hub id is downloaded here (the loader then finds it in the cache): a name that is neither a folder here nor
+    # a reachable repo fails in a second, before torch and the model stack are imported.
     folder = resolve_model_dir(name, revision=revision)
     config = read_qclip_config_dict(folder)
     if isinstance(config.get("backbone"), str) and config.get("backbone_config") is None:
-        resolve_backbone_reference(config["backbone"], folder)
+        fallbacks = config.get("local_path_fallbacks") or {}
+        resolve_backbone_reference(config["backbone"], folder, fallbacks.get("backbone"))
     check_safetensors_header(head_weights_file(folder, name))
     adapter = folder / ADAPTER_WEIGHTS_FILE
     if adapter.is_file():

@@ -232,6 +232,11 @@ def _resolve_repo_dir(
         if mapped is None:
             mapped = ModelLoadError(f"{what} '{name}' could not be downloaded from the Hub: {err}",
                                     "check the internet connection (or HF_ENDPOINT) and try again")
+        # `name` was tried on the Hub only because no such folder exists here: say that first (`my-qclip` is far more
+        # often a folder in another working directory than a Hub repo).
+        mapped = ModelLoadError(f"there is no folder '{name}' here ('{path.resolve()}' does not exist), and as a Hub "
+                                f"id: {mapped.what}",
+                                f"pass the model folder's path (or cd to where it is); {mapped.fix}")
         raise mapped from err
     return Path(folder)
 
@@ -329,6 +334,9 @@ def resolve_backbone_reference(backbone: str | None, model_dir: str | os.PathLik
         return None
     base = Path(model_dir) if model_dir is not None else None
     explicit = backbone.startswith((RELATIVE_PREFIX, "../"))
+    # The fallback belongs to the `../` reference saved with it; a path edited by hand since then does not use it.
+    if fallback is not None and (backbone.startswith(RELATIVE_PREFIX) or Path(fallback).name != Path(backbone).name):
+        fallback = None
     where = f" named in {base / 'config.json'}" if base is not None else ""
     if base is not None and not Path(backbone).is_absolute():
         candidate = (base / backbone).resolve()

@@ -21,6 +21,8 @@ from ...video.sampling import Mixed, canonical_strategy_name, get_sampling_strat
 from ...video.sources import RawVideoFormat
 
 RESIZE_MODES = ("squash", "shortest_edge_center_crop")
+# The file `save_pretrained` writes (transformers' name for a video processor's config).
+VIDEO_PROCESSOR_NAME = "video_preprocessor_config.json"
 
 
 class QClipVideoProcessorKwargs(VideosKwargs, total=False):
@@ -353,6 +355,10 @@ class QClipVideoProcessor(BaseVideoProcessor):
                     min_decoded_fraction=options["min_decoded_fraction"],
                 )
                 frames, chosen, report = sampled.frames, sampled.indices, sampled.report
+                if options["num_frames"] > sampled.num_frames:  # said, not silent: the extra frames are repeats
+                    report.warnings.append(
+                        f"{options['num_frames']} frames requested from a video of {sampled.num_frames}: frames "
+                        f"repeat (each about {options['num_frames'] / sampled.num_frames:.0f} times)")
             clips.append(torch.from_numpy(frames))
             indices.append(torch.as_tensor(np.asarray(chosen), dtype=torch.int64))
             reports.append(report.to_dict())
@@ -409,6 +415,37 @@ class QClipVideoProcessor(BaseVideoProcessor):
         return prepare_frame
 
 
+def load_saved_processor(source: str | os.PathLike, revision: str | None = None,
+                         **kwargs: Any) -> QClipVideoProcessor | None:
+    """The video processor saved with a model (`video_preprocessor_config.json` in its folder or Hub repo), or
+    `None` when the model holds none (then build one with [`QClipVideoProcessor.for_model`]).
+
+    The pipeline, `qclip-vqa score`, the report and the app all take their processor from here, so a value edited in
+    the saved file (`num_frames`, `seed`, ...) is what every one of them uses. A saved file that cannot be read
+    raises (a broken processor is never silently replaced by defaults).
+
+    Args:
+        source (`str` or `os.PathLike`): a saved model folder or a Hub repo id.
+        revision (`str`, *optional*): the Hub revision (a commit hash pins the one the model was loaded from).
+        kwargs: processor options that override the saved ones (e.g. `num_frames`).
+
+    Raises:
+        [`~qclip_hf.errors.ModelLoadError`]: `source` is neither a folder nor a Hub repo this machine can reach.
+
+    Example:
+        ```python
+        >>> load_saved_processor("outputs/demo/run/best").num_frames  # doctest: +SKIP
+        4
+        ```
+    """
+    from .loading_qclip import resolve_model_dir
+
+    folder = resolve_model_dir(source, revision=revision, allow_patterns=[VIDEO_PROCESSOR_NAME])
+    if not (folder / VIDEO_PROCESSOR_NAME).is_file():
+        return None
+    return QClipVideoProcessor.from_pretrained(str(folder), **kwargs)
+
+
 def _square_side(size: Any) -> tuple[int, int] | None:
     """(height, width) from an image processor's `size` / `crop_size` entry."""
     if size is None:
@@ -463,4 +500,5 @@ def register_qclip_video_processor(config_class: type) -> None:
     AutoVideoProcessor.register(config_class, QClipVideoProcessor, exist_ok=True)
 
 
-__all__ = ["QClipVideoProcessor", "QClipVideoProcessorKwargs", "RESIZE_MODES", "register_qclip_video_processor"]
+__all__ = ["QClipVideoProcessor", "QClipVideoProcessorKwargs", "RESIZE_MODES", "VIDEO_PROCESSOR_NAME",
+           "load_saved_processor", "register_qclip_video_processor"]

@@ -63,9 +63,20 @@ def test_offline_hub_id_not_in_cache(monkeypatch):
         check_saved_model("someone/qclip-not-in-cache")
 
 
-def test_online_hub_id_is_left_to_the_loader(monkeypatch):
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
-    assert check_saved_model("someone/qclip-not-in-cache") is None
+def test_a_name_that_is_no_folder_here_says_so_before_torch_is_imported(tmp_path):
+    """`--model my-qclip` (the README's name) with no such folder: the Hub is asked at once (not after the model
+    stack is imported), and the message starts with what the user most likely meant, a folder (papercut 2)."""
+    code = ("import sys; from qclip_hf.models.qclip.checks_qclip import check_saved_model\n"
+            "try:\n    check_saved_model('my-qclip')\n"
+            "except Exception as error:\n    print(type(error).__name__, error)\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "0"})
+    message, imported = done.stdout.strip().splitlines()
+    assert message.startswith(f"ModelLoadError there is no folder 'my-qclip' here ('{tmp_path / 'my-qclip'}' does "
+                              "not exist), and as a Hub id: "), message
+    assert "pass the model folder's path" in message
+    assert imported == "[]"
 
 
 def test_checks_import_no_torch(model_dir):

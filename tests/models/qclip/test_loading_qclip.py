@@ -71,16 +71,73 @@ def test_backbone_inside_the_folder_is_stored_relative_and_loads_from_anywhere(s
     assert _scores(moved) == pytest.approx(expected, abs=0)
 
 
-def test_backbone_outside_the_folder_is_stored_absolute(tiny_backbone_dir, tmp_path, monkeypatch):
+def test_backbone_outside_the_folder_is_stored_relative_with_an_absolute_fallback(tiny_backbone_dir, tmp_path,
+                                                                                  monkeypatch):
     backbone = tiny_backbone_dir("clip")
     monkeypatch.chdir(tmp_path)
     relative = shutil.copytree(backbone, tmp_path / "backbones" / "tiny").relative_to(tmp_path)
     model = QClipModel(QClipConfig(backbone=str(relative), scma_config={"r": 4, "layers": 2}, num_frames=4))
     model.save_pretrained(tmp_path / "saved")
-    stored = json.loads((tmp_path / "saved" / "config.json").read_text())["backbone"]
-    assert stored == str(tmp_path / "backbones" / "tiny")
+    stored = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert stored["backbone"] == "../backbones/tiny"
+    assert stored["local_path_fallbacks"] == {"backbone": str(tmp_path / "backbones" / "tiny")}
     assert portable_backbone_reference("facebook/PE-Core-L14-336", tmp_path) == "facebook/PE-Core-L14-336"
     assert len(_load_in_subprocess(tmp_path / "saved", cwd="/")) == 2
+
+
+@pytest.fixture
+def demo_layout(tiny_backbone_dir, tmp_path):
+    """The demo's layout: `demo/run/best` (the model) beside `demo/tiny_backbone` (its backbone), with its scores."""
+    root = tmp_path / "place" / "demo"
+    shutil.copytree(tiny_backbone_dir("clip"), root / "tiny_backbone")
+    torch.manual_seed(0)
+    model = QClipModel(QClipConfig(backbone=str(root / "tiny_backbone"), scma_config={"r": 4, "layers": 2},
+                                   num_frames=4))
+    model.save_pretrained(root / "run" / "best")
+    with torch.no_grad():
+        return root, model.eval()(PIXELS).scores.tolist()
+
+
+def test_moving_or_copying_the_demo_folder_keeps_the_model_loading(demo_layout, tmp_path):
+    root, expected = demo_layout
+    stored = json.loads((root / "run" / "best" / "config.json").read_text())
+    assert stored["backbone"] == "../../tiny_backbone"
+    # A copy elsewhere loads the copy's own backbone, even while the original still exists.
+    copy = shutil.copytree(root, tmp_path / "copy" / "demo")
+    assert QClipConfig.from_pretrained(copy / "run" / "best").backbone == str(copy / "tiny_backbone")
+    # `mv outputs/demo elsewhere` (another machine, another home): the original path is gone.
+    moved = tmp_path / "elsewhere" / "demo2"
+    moved.parent.mkdir()
+    shutil.move(str(root), moved)
+    assert not root.exists()
+    assert _load_in_subprocess(moved / "run" / "best", cwd="/") == pytest.approx(expected, abs=0)
+
+
+def test_a_model_folder_moved_without_its_backbone_uses_the_saved_absolute_path(demo_layout, tmp_path):
+    root, expected = demo_layout
+    alone = tmp_path / "alone" / "best"
+    shutil.move(str(root / "run" / "best"), alone)
+    assert QClipConfig.from_pretrained(alone).backbone == str(root / "tiny_backbone")
+    assert _scores(alone) == pytest.approx(expected, abs=0)
+
+
+def test_a_backbone_found_nowhere_is_one_error_naming_both_places_and_the_fix(demo_layout, tmp_path):
+    root, _ = demo_layout
+    alone = tmp_path / "alone" / "best"
+    shutil.move(str(root / "run" / "best"), alone)
+    shutil.rmtree(root / "tiny_backbone")
+    with pytest.raises(ModelLoadError) as caught:
+        QClipModel.from_pretrained(alone)
+    message = str(caught.value)
+    assert "'../../tiny_backbone'" in message and str(alone.parent.parent / "tiny_backbone") in message
+    assert str(root / "tiny_backbone") in message and "move or copy the backbone folder" in message
+    # The CLI checks it before loading anything: one error line with the same words.
+    (tmp_path / "clip.mp4").write_bytes(b"not decoded: the model check comes first")
+    done = subprocess.run([sys.executable, "-m", "qclip_hf.cli", "score", str(tmp_path / "clip.mp4"), "--model",
+                           str(alone), "--output", str(tmp_path / "out.csv")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: ") and str(root / "tiny_backbone") in done.stderr
 
 
 def test_missing_backbone_names_the_path_and_the_fix(self_contained):
