@@ -127,7 +127,7 @@ class QClipModel(QClipPreTrainedModel):
         ```python
         >>> import torch
         >>> from qclip_hf import QClipConfig, QClipModel
-        >>> from qclip_hf.backbones.tiny import save_tiny_backbone
+        >>> from qclip_hf.testing.tiny_backbones import save_tiny_backbone
         >>> path = save_tiny_backbone("/tmp/tiny-clip")
         >>> model = QClipModel(QClipConfig.from_preset("reference", backbone=str(path), scma_config={"r": 8})).eval()
         >>> model(torch.randn(2, 8, 3, 32, 32)).scores.shape
