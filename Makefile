@@ -64,7 +64,9 @@ test-latest: browsers
 		-c .ci/latest-constraints.txt -e ".[dev]"
 	@$(LATEST_PYTHON) .ci/direct_versions.py > outputs/latest/versions.txt
 	@echo "latest lane, direct dependencies:"; cat outputs/latest/versions.txt
-	@$(LATEST_PYTHON) -m pytest tests $(PYTEST_ARGS); code=$$?; echo $$code > outputs/latest/pytest-exit-code; exit $$code
+	@# The venv's console scripts (qclip-vqa) first on PATH, as in an activated venv.
+	@PATH="$(CURDIR)/$(LATEST_VENV)/bin:$$PATH" $(LATEST_PYTHON) -m pytest tests $(PYTEST_ARGS); code=$$?; \
+		echo $$code > outputs/latest/pytest-exit-code; exit $$code
 
 bench: setup
 	$(PYTHON) bench/run_all.py
